@@ -1,0 +1,213 @@
+"""The plugin's exceptions, rooted in :mod:`g4f.errors` so g4f's fallback
+machinery (``IterListProvider``, ``RetryProvider``, the circuit breaker)
+understands them::
+
+    g4f.errors.G4FError
+    ├── g4f.errors.ResponseError
+    │   ├── SpaceError                 the Space ran the job and said it failed
+    │   │   └── JobCancelledError      the job was cancelled on the Space
+    │   ├── SpaceProtocolError         an answer we cannot read (bad JSON, no event id,
+    │   │   │                          a size limit passed, a foreign URL scheme)
+    │   │   └── StreamCutError         the stream ended before a result (retryable)
+    │   ├── SpaceConnectionError       the connection failed or broke (retryable)
+    │   │   └── SpaceConnectError      no connection could be made at all
+    │   └── g4f.errors.ResponseStatusError
+    │       └── SpaceStatusError       an HTTP error status (``status``)
+    │           └── SpaceRateLimitError   + g4f.errors.RateLimitError: 429, queue full
+    │               └── QuotaExceededError  ZeroGPU quota, with ``retry_after``
+    ├── g4f.errors.MissingAuthError
+    │   └── SpaceAuthError             401/403 from the Space
+    └── g4f.errors.TimeoutError
+        └── SpaceTimeoutError          the generation's deadline passed
+
+Messages carry the Space's own words and never a token, a header or a body
+longer than a short excerpt.
+"""
+
+from __future__ import annotations
+
+import re
+
+from g4f.errors import (
+    MissingAuthError,
+    RateLimitError,
+    ResponseError,
+    ResponseStatusError,
+)
+from g4f.errors import TimeoutError as G4FTimeoutError
+
+__all__ = [
+    "JobCancelledError",
+    "QuotaExceededError",
+    "SpaceAuthError",
+    "SpaceConnectError",
+    "SpaceConnectionError",
+    "SpaceError",
+    "SpaceProtocolError",
+    "SpaceRateLimitError",
+    "SpaceStatusError",
+    "SpaceTimeoutError",
+    "StreamCutError",
+    "error_from_space",
+    "error_from_status",
+]
+
+
+class SpaceError(ResponseError):
+    """The Space ran the job and reported a failure.
+
+    ``title`` is the Space's title for it (Gradio's ``gr.Error(title=...)``,
+    ``"Error"`` by default); ``message`` its text, or ``None`` where the Space
+    hides error details.
+    """
+
+    def __init__(self, message: str | None, title: str | None = None) -> None:
+        self.message = message
+        self.title = title
+        super().__init__(_describe(message, title))
+
+
+class JobCancelledError(SpaceError):
+    """The job was cancelled on the Space before it produced an image."""
+
+
+class SpaceProtocolError(ResponseError):
+    """The Space answered something this client cannot read."""
+
+
+class StreamCutError(SpaceProtocolError):
+    """The event stream ended before a result: the job is lost server-side."""
+
+
+class SpaceConnectionError(ResponseError):
+    """The connection to the Space failed, broke, or went silent too long."""
+
+
+class SpaceConnectError(SpaceConnectionError):
+    """No connection to the Space could be made; nothing was sent."""
+
+
+class SpaceStatusError(ResponseStatusError):
+    """The Space answered with an HTTP error status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class SpaceRateLimitError(SpaceStatusError, RateLimitError):
+    """Too many requests (HTTP 429) or the Space's queue is full (HTTP 503).
+
+    ``retry_after`` is the number of seconds the Space asked us to wait, or
+    ``None`` when it did not say.
+    """
+
+    def __init__(self, message: str, status: int, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, status)
+
+
+class QuotaExceededError(SpaceRateLimitError):
+    """ZeroGPU quota exceeded: the Space's own text, and ``retry_after`` seconds.
+
+    Raised at once, never slept on, so a fallback chain can move on.
+    """
+
+    def __init__(self, message: str, title: str | None, retry_after: float | None) -> None:
+        self.title = title
+        super().__init__(_describe(message, title), status=429, retry_after=retry_after)
+
+
+class SpaceAuthError(MissingAuthError):
+    """The Space refused us (HTTP 401/403): a private Space, or a bad token."""
+
+    def __init__(self, message: str, status: int) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+class SpaceTimeoutError(G4FTimeoutError):
+    """The generation did not end within its deadline."""
+
+
+# ZeroGPU's wording, from the `spaces` package: "You have exceeded your free
+# ZeroGPU quota (60s requested vs. 13s left). Try again in 0:05:12." and its
+# variants ("Pro ZeroGPU quota", "GPU quota", "ZeroGPU runs limit", "Space app
+# has reached its GPU limit").
+_QUOTA_TITLE = re.compile(r"quota", re.IGNORECASE)
+_QUOTA_TEXT = re.compile(
+    r"exceeded your .*?(quota|limit)|reached its GPU limit|runs limit", re.IGNORECASE
+)
+_TRY_AGAIN = re.compile(r"try again in\s+(?:(\d+):)?(\d+):(\d+)", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]{0,500}>")
+
+
+def _describe(message: str | None, title: str | None) -> str:
+    if message:
+        text = message.strip()
+        return f"{title}: {text}" if title and title != "Error" else text
+    # Gradio sends null when the Space runs with show_error=False and the
+    # function raised something other than gr.Error: say so instead of "null".
+    hidden = "the Space reported an error but hides its details (show_error is off)"
+    return f"{title}: {hidden}" if title and title != "Error" else hidden.capitalize()
+
+
+def parse_retry_after(message: str) -> float | None:
+    """Seconds in "Try again in H:MM:SS" (or "M:SS"), or ``None``."""
+    match = _TRY_AGAIN.search(message)
+    if not match:
+        return None
+    hours, minutes, seconds = (int(part) if part else 0 for part in match.groups())
+    return float(hours * 3600 + minutes * 60 + seconds)
+
+
+def error_from_space(message: object, title: object = None) -> SpaceError | QuotaExceededError:
+    """Build the error for a job the Space reported as failed.
+
+    ``message`` and ``title`` come straight from the Space's JSON and may be
+    ``None`` or of any type; HTML links that HF appends are stripped.
+    """
+    text = _TAG.sub("", message).strip() if isinstance(message, str) else None
+    title_text = title if isinstance(title, str) and title else None
+    if text is None and message is not None and not isinstance(message, str):
+        text = str(message)[:500]
+    if (title_text and _QUOTA_TITLE.search(title_text)) or (text and _QUOTA_TEXT.search(text)):
+        return QuotaExceededError(text or "ZeroGPU quota exceeded", title_text,
+                                  parse_retry_after(text or ""))
+    return SpaceError(text, title_text)
+
+
+def parse_retry_after_header(value: str | None) -> float | None:
+    """The delay-seconds form of an HTTP ``Retry-After`` header, or ``None``."""
+    if value and value.strip().isdigit():
+        return float(value.strip())
+    return None
+
+
+def _excerpt(body: bytes) -> str:
+    text = body[:2000].decode("utf-8", "replace").strip()
+    if text[:1] == "<":
+        # An HTML error page from a proxy: its title says more than its markup.
+        title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        return f"(HTML page: {title.group(1).strip()[:120]})" if title else "(HTML page)"
+    try:
+        import json
+
+        detail = json.loads(text).get("detail")
+        if isinstance(detail, str):
+            return detail[:300]
+    except (ValueError, AttributeError):
+        pass
+    return text[:300]
+
+
+def error_from_status(status: int, body: bytes, retry_after: str | None, what: str) -> Exception:
+    """Map an HTTP error status of the Space to the error a caller can act on."""
+    excerpt = _excerpt(body)
+    message = f"{what}: HTTP {status}" + (f" {excerpt}" if excerpt else "")
+    delay = parse_retry_after_header(retry_after)
+    if status in (401, 403):
+        return SpaceAuthError(message, status)
+    if status == 429 or (status == 503 and "queue is full" in excerpt.lower()):
+        return SpaceRateLimitError(message, status, delay)
+    return SpaceStatusError(message, status)

@@ -1,0 +1,72 @@
+"""What a generation reports while it runs, and what it ends with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._params import ImageRequest
+
+__all__ = ["GeneratedImage", "ProgressEvent"]
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """One step of a job's life on the Space, for progress callbacks.
+
+    ``kind`` is one of:
+
+    - ``"submitted"``: the Space accepted the job (``event_id``);
+    - ``"queued"``: waiting in the queue at ``rank`` (0 = next) of ``queue_size``,
+      ``eta`` seconds estimated (``None`` when the Space has no estimate);
+    - ``"started"``: the job runs (``eta`` as estimated);
+    - ``"step"``: inference step ``index`` of ``length`` (1-based ``index``);
+    - ``"log"``: a toast from the Space (``level``, ``title``, ``message``), such as
+      ZeroGPU's "Waiting for a GPU to become available";
+    - ``"retry"``: a failed attempt is being retried (``message`` says why,
+      ``eta`` is the delay).
+    """
+
+    kind: str
+    rank: int | None = None
+    queue_size: int | None = None
+    eta: float | None = None
+    index: int | None = None
+    length: int | None = None
+    level: str | None = None
+    title: str | None = None
+    message: str | None = None
+    event_id: str | None = None
+
+    def describe(self) -> str:
+        """A short human sentence for this event."""
+        if self.kind == "submitted":
+            return "Submitted to the Space"
+        if self.kind == "queued":
+            where = f"Queue position {self.rank + 1}" if self.rank is not None else "Queued"
+            if self.queue_size:
+                where += f" of {self.queue_size}"
+            return where + (f", about {self.eta:.0f} s" if self.eta is not None else "")
+        if self.kind == "started":
+            return "Generating" + (f", about {self.eta:.0f} s" if self.eta is not None else "")
+        if self.kind == "step":
+            return f"Step {self.index} of {self.length}"
+        if self.kind == "log":
+            return f"{self.title}: {self.message}" if self.title else str(self.message)
+        if self.kind == "retry":
+            return f"Retrying in {self.eta or 0:.1f} s: {self.message}"
+        return self.kind
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    """The Space's result: where the image is, and the seed it really used."""
+
+    url: str
+    seed: int | None
+    path: str | None = None
+    mime_type: str | None = None
+    event_id: str | None = None
+    #: The request exactly as it was sent (after clamping to the Space's ranges).
+    request: "ImageRequest | None" = field(default=None, compare=False)

@@ -1,0 +1,136 @@
+"""Normalising a generation request before anything goes on the network.
+
+Pure functions only: every rule here is property-tested. Ranges default to
+the public Space's sliders and are replaced by the ones its ``/config``
+advertises once discovered (:class:`Limits`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+__all__ = ["ImageRequest", "Limits", "clamp_dimension", "clamp_steps", "normalise"]
+
+MAX_SEED = 2147483647
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Ranges and defaults the Space accepts (its sliders' min/max/value)."""
+
+    min_size: int = 256
+    max_size: int = 2048
+    default_size: int = 1024
+    min_steps: int = 1
+    max_steps: int = 50
+    default_steps: int = 4
+    max_seed: int = MAX_SEED
+
+
+SPACE_LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """One normalised generation: exactly what is sent to the Space.
+
+    ``seed`` is ``None`` when the Space picks it (``randomize_seed`` true).
+    """
+
+    prompt: str
+    width: int
+    height: int
+    steps: int
+    seed: int | None
+    randomize_seed: bool
+
+    def data(self) -> list:
+        """The Space's ``infer`` inputs, in its order."""
+        return [self.prompt, self.seed if self.seed is not None else 0,
+                self.randomize_seed, self.width, self.height, self.steps]
+
+
+def _as_int(name: str, value: object) -> int:
+    # bool is an int subclass; True as a width is a bug in the caller.
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a number, not {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, not {value!r}")
+        return math.floor(value)
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            raise ValueError(f"{name} must be a number, not {value!r}") from None
+        return _as_int(name, number)
+    raise ValueError(f"{name} must be a number, not {value!r}")
+
+
+def clamp_dimension(value: object, limits: Limits = SPACE_LIMITS, name: str = "width") -> int:
+    """Round a width or height down to a multiple of 8, at least 32, then
+    keep it inside the Space's range (rounded inward to multiples of 8), so
+    no size makes the Space fail. Idempotent."""
+    size = max(32, _as_int(name, value) // 8 * 8)
+    low = -(-limits.min_size // 8) * 8  # smallest multiple of 8 >= min
+    high = max(low, limits.max_size // 8 * 8)
+    return min(max(size, low), high)
+
+
+def clamp_steps(value: object, limits: Limits = SPACE_LIMITS) -> int:
+    """Keep the number of inference steps inside the Space's range."""
+    return min(max(_as_int("num_inference_steps", value), limits.min_steps), limits.max_steps)
+
+
+def _seed(value: object, limits: Limits) -> int:
+    seed = _as_int("seed", value)
+    if isinstance(value, float) and value != seed:
+        raise ValueError(f"seed must be a whole number, not {value!r}")
+    if not 0 <= seed <= limits.max_seed:
+        raise ValueError(f"seed must lie in 0..{limits.max_seed}, not {seed}")
+    return seed
+
+
+def normalise(
+    prompt: object,
+    width: object = None,
+    height: object = None,
+    steps: object = None,
+    seed: object = None,
+    randomize_seed: bool | None = None,
+    limits: Limits = SPACE_LIMITS,
+) -> ImageRequest:
+    """Check and normalise every parameter; raise ``ValueError`` on bad input.
+
+    ``None`` means the Space's default (size, steps); a ``seed`` of ``None``
+    lets the Space pick one. A given seed is used as given unless the caller
+    also asks for ``randomize_seed=True``.
+    """
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError("prompt must be a non-empty string")
+    request = ImageRequest(
+        prompt=prompt.strip(),
+        width=clamp_dimension(limits.default_size if width is None else width, limits, "width"),
+        height=clamp_dimension(limits.default_size if height is None else height, limits, "height"),
+        steps=clamp_steps(limits.default_steps if steps is None else steps, limits),
+        seed=None if seed is None else _seed(seed, limits),
+        randomize_seed=bool(randomize_seed) if randomize_seed is not None else seed is None,
+    )
+    if request.seed is None and not request.randomize_seed:
+        # Asked for a fixed seed without giving one: the Space's default is 0.
+        request = replace(request, seed=0)
+    return request
+
+
+def parse_size(size: object) -> tuple[int, int] | None:
+    """``"1024x768"`` (the OpenAI images API's ``size``) as (width, height)."""
+    if not isinstance(size, str) or "x" not in size.lower():
+        return None
+    width, _, height = size.lower().partition("x")
+    try:
+        return int(width), int(height)
+    except ValueError:
+        raise ValueError(f"size must look like '1024x768', not {size!r}") from None

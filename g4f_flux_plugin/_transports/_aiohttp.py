@@ -1,0 +1,89 @@
+"""The aiohttp adapter (the default transport)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import AsyncIterator, Mapping
+
+import aiohttp
+
+from .._errors import SpaceConnectError, SpaceConnectionError
+from .base import Response, Timeouts, Transport
+
+__all__ = ["AiohttpTransport"]
+
+# Errors raised before anything reached the server: always safe to retry.
+_CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ClientProxyConnectionError)
+
+
+def _translate(error: BaseException, url: str) -> Exception:
+    if isinstance(error, _CONNECT_ERRORS) or isinstance(error, aiohttp.ConnectionTimeoutError):
+        return SpaceConnectError(f"cannot connect to {_origin(url)}: {type(error).__name__}")
+    if isinstance(error, (asyncio.TimeoutError, aiohttp.SocketTimeoutError)):
+        return SpaceConnectionError(f"{_origin(url)} sent nothing for too long (read timeout)")
+    return SpaceConnectionError(f"connection to {_origin(url)} broke: {type(error).__name__}: {error}")
+
+
+def _origin(url: str) -> str:
+    from yarl import URL
+
+    parsed = URL(url)
+    return f"{parsed.scheme}://{parsed.host}:{parsed.port}" if parsed.host else url
+
+
+class _AiohttpResponse(Response):
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.headers = {key.lower(): value for key, value in response.headers.items()}
+        self.url = str(response.url)
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.content.iter_any():
+                yield chunk
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            raise _translate(error, self.url) from error
+
+    async def aclose(self) -> None:
+        # release() would wait to drain an endless event stream; close() drops it.
+        self._response.close()
+
+
+class AiohttpTransport(Transport):
+    """Transport over an :class:`aiohttp.ClientSession` (keep-alive, no redirects)."""
+
+    name = "aiohttp"
+
+    def __init__(self, *, proxy: str | None = None, timeouts: Timeouts = Timeouts()) -> None:
+        self._proxy = proxy
+        self._timeouts = timeouts
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        # Created lazily: a ClientSession must be made inside the running loop.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(
+                    total=None, connect=self._timeouts.connect, sock_read=self._timeouts.read
+                ),
+                auto_decompress=True,
+            )
+        return self._session
+
+    async def request(
+        self, method: str, url: str, *, headers: Mapping[str, str], content: bytes | None = None
+    ) -> Response:
+        try:
+            response = await self._get_session().request(
+                method, url, headers=dict(headers), data=content,
+                proxy=self._proxy, allow_redirects=False,
+            )
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            raise _translate(error, url) from error
+        return _AiohttpResponse(response)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
