@@ -128,10 +128,11 @@ class SSEDecoder:
 
     After :meth:`feed` has raised, the decoder is unusable: its state is
     that of a half-processed chunk, so every later :meth:`feed` raises
-    :class:`SSEError` again (:meth:`close` still works, returns ``[]`` and
-    leaves :attr:`pending` true, so it is safe in a ``finally``).  Events completed earlier
-    in the failing chunk are lost with the exception.  Calling :meth:`feed`
-    after :meth:`close` is a programming error and raises ``RuntimeError``.
+    :class:`SSEError` again.  :meth:`close` still works (it returns ``[]``
+    and leaves :attr:`pending` true), so it is safe in a ``finally``.
+    Events completed earlier in the failing chunk are lost with the
+    exception.  Calling :meth:`feed` after :meth:`close` is a programming
+    error and raises ``RuntimeError``.
     """
 
     __slots__ = (
