@@ -168,6 +168,9 @@ def error_from_space(message: object, title: object = None) -> SpaceError | Quot
     ``None`` or of any type; HTML links that HF appends are stripped.
     """
     text = _TAG.sub("", message).strip() if isinstance(message, str) else None
+    if text and len(text) > 1 and text[0] == text[-1] and text[0] in "'\"":
+        # Gradio 4 reports a queue job's gr.Error as repr(message), quotes included.
+        text = text[1:-1].strip()
     title_text = title if isinstance(title, str) and title else None
     if text is None and message is not None and not isinstance(message, str):
         text = str(message)[:500]

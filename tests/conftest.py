@@ -1,0 +1,293 @@
+"""Shared pytest fixtures.
+
+Each section below belongs to one area of the suite; add new fixtures in a
+section of their own.
+"""
+
+from __future__ import annotations
+
+# ===========================================================================
+# Space replica fixtures: local FLUX.1-schnell Spaces on Gradio 6 and Gradio 4
+# (tests/replica.py run as subprocesses on 127.0.0.1)
+# ===========================================================================
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# pytest's default import mode puts tests/ on sys.path; --import-mode=importlib does not.
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
+import replica as replica_script  # noqa: E402 (stdlib-only at import, no Gradio)
+
+REPLICA_SCRIPT = Path(__file__).with_name("replica.py")
+#: Environment variable naming the python of a virtualenv with Gradio 4
+#: (installed from .ci/gradio4-requirements.txt).
+GRADIO4_PYTHON_ENV = "G4F_FLUX_GRADIO4_PYTHON"
+#: How long a replica may take to come up (it takes about 2-4 s on an idle machine).
+REPLICA_START_TIMEOUT = 60.0
+#: How long a replica may take to exit after SIGTERM before it is killed.
+REPLICA_STOP_TIMEOUT = 10.0
+_READY_PREFIX = "REPLICA READY "
+
+
+class ReplicaStartError(RuntimeError):
+    """A replica did not come up; the message carries the tail of its log."""
+
+
+class Replica:
+    """A running replica server, as handed to tests.
+
+    ``url`` is the root URL without a trailing slash (where ``/config`` lives);
+    ``prefix`` is its Gradio ``api_prefix`` (``"/gradio_api"`` on Gradio 5+,
+    ``""`` on Gradio 4) and ``api_url`` the two joined.
+    """
+
+    def __init__(self, process: subprocess.Popen, url: str, generation: str,
+                 flags: dict[str, Any], log_path: Path) -> None:
+        self.process = process
+        self.url = url
+        self.generation = generation
+        self.flags = dict(flags)
+        self.log_path = log_path
+        config = self._get_json("/config")
+        self.gradio_version: str = config.get("version", "")
+        self.prefix: str = config.get("api_prefix") or ""
+        self.api_url = self.url + self.prefix
+
+    def __repr__(self) -> str:
+        return f"<Replica gradio {self.gradio_version} {self.url} {self.flags}>"
+
+    @property
+    def pid(self) -> int:
+        """The server process id."""
+        return self.process.pid
+
+    def _get_json(self, path: str, method: str = "GET") -> Any:
+        request = urllib.request.Request(self.url + path, method=method,
+                                         data=b"" if method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every ``infer`` call the server saw (``GET /_replica/jobs``), oldest first.
+
+        Each job has ``prompt``, ``seed`` (the one used), ``width``, ``height``,
+        ``steps``, ``state`` (running|completed|cancelled|failed), ``started_at``,
+        ``ended_at`` and ``error``. The replica is shared by the session: filter
+        by a prompt unique to your test rather than relying on the list's length.
+        """
+        return self._get_json("/_replica/jobs")
+
+    def reset(self) -> None:
+        """Forget the recorded jobs (``POST /_replica/reset``)."""
+        self._get_json("/_replica/reset", method="POST")
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last ``lines`` lines of the server's output."""
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Stop the server: SIGTERM, then SIGKILL if it lingers. Idempotent."""
+        _terminate(self.process)
+
+
+def _terminate(*processes: subprocess.Popen) -> None:
+    """SIGTERM all, wait (together, bounded), SIGKILL the stragglers, reap all."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + REPLICA_STOP_TIMEOUT
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+        # Reap in every case, so no zombie and no ResourceWarning from Popen.__del__.
+        process.wait()
+
+
+#: replica.py's own defaults, so that start_replica(sleep=0.0) and
+#: start_replica() share one server.
+_DEFAULT_FLAGS = {name: value for name, value
+                  in vars(replica_script.parse_args(["--port", "0"])).items()
+                  if name not in ("port", "host")}
+
+
+def _free_port() -> int:
+    # The port is free when we look; another process may take it before the
+    # replica binds, which _launch_replica detects and retries.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _flag_args(flags: dict[str, Any]) -> list[str]:
+    """``{"show_error": True, "sleep": 0.5}`` -> ``["--show-error", "--sleep", "0.5"]``."""
+    args: list[str] = []
+    for name, value in sorted(flags.items()):
+        option = "--" + name.replace("_", "-")
+        if value is True:
+            args.append(option)
+        elif value is not None and value is not False:
+            args += [option, str(value)]
+    return args
+
+
+def _gradio4_python() -> str:
+    python = os.environ.get(GRADIO4_PYTHON_ENV)
+    message = (
+        f"the Gradio 4 replica needs {GRADIO4_PYTHON_ENV} set to the python of a "
+        f"virtualenv made with `pip install -r .ci/gradio4-requirements.txt`"
+    )
+    if not python:
+        if os.environ.get("CI"):
+            pytest.fail(f"{message} (it is unset, and CI must test both generations)",
+                        pytrace=False)
+        pytest.skip(f"{message} (unset)")
+    if not Path(python).exists():
+        pytest.fail(f"{message}; {python!r} does not exist", pytrace=False)
+    return python
+
+
+def _launch_replica(python: str, generation: str, flags: dict[str, Any],
+                    work_dir: Path, attempts: int = 3) -> Replica:
+    """Start ``replica.py`` and wait until it announces readiness."""
+    for attempt in range(1, attempts + 1):
+        port = _free_port()
+        log_path = work_dir / f"replica-{port}.log"
+        env = dict(os.environ, PYTHONUNBUFFERED="1",
+                   # Keep Gradio's files out of the shared /tmp/gradio and the repository.
+                   GRADIO_TEMP_DIR=str(work_dir / "gradio-files"),
+                   GRADIO_EXAMPLES_CACHE=str(work_dir / "examples-cache"))
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [python, str(REPLICA_SCRIPT), "--port", str(port), *_flag_args(flags)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=work_dir, env=env,
+                # Its own session: a Ctrl-C at the terminal reaches pytest only,
+                # and the teardown stops the server in order.
+                start_new_session=True,
+            )
+        try:
+            url = _wait_ready(process, log_path)
+            return Replica(process, url, generation, flags, log_path)
+        except ReplicaStartError as exc:
+            _terminate(process)
+            if "address already in use" in str(exc).lower() and attempt < attempts:
+                continue
+            raise
+        except BaseException:
+            _terminate(process)
+            raise
+    raise AssertionError("unreachable")
+
+
+def _wait_ready(process: subprocess.Popen, log_path: Path) -> str:
+    deadline = time.monotonic() + REPLICA_START_TIMEOUT
+    while True:
+        text = log_path.read_text(errors="replace")
+        for line in text.splitlines():
+            if line.startswith(_READY_PREFIX):
+                return line[len(_READY_PREFIX):].strip().rstrip("/")
+        if process.poll() is not None:
+            problem = f"exited with status {process.returncode} before it was ready"
+        elif time.monotonic() > deadline:
+            problem = f"was not ready after {REPLICA_START_TIMEOUT:.0f} s"
+        else:
+            time.sleep(0.05)
+            continue
+        tail = "\n".join(text.splitlines()[-40:])
+        raise ReplicaStartError(
+            f"replica {' '.join(map(str, process.args))} {problem}.\n"
+            f"--- last lines of {log_path} ---\n{tail}"
+        )
+
+
+StartReplica = Callable[..., Replica]
+
+
+@pytest.fixture(scope="session")
+def start_replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartReplica]:
+    """Factory: ``start_replica(generation="6", fresh=False, **flags) -> Replica``.
+
+    ``generation`` is ``"6"`` (this interpreter's Gradio) or ``"4"`` (the python
+    named by ``G4F_FLUX_GRADIO4_PYTHON``; unset: the test fails under CI, else
+    is skipped). ``flags`` are replica.py's options in Python form: ``sleep``,
+    ``show_error``, ``concurrency_limit``, ``max_size``, ``mode``.
+
+    Replicas are cached for the session per generation and flags, so tests must
+    not change or stop a shared one; ``fresh=True`` starts a private one (for
+    example to kill it mid-job), still stopped at the end of the session.
+    """
+    cache: dict[tuple, Replica] = {}
+    started: list[Replica] = []
+
+    def start(generation: str = "6", *, fresh: bool = False, **flags: Any) -> Replica:
+        generation = str(generation)
+        if generation == "6":
+            python = sys.executable
+        elif generation == "4":
+            python = _gradio4_python()
+        else:
+            raise ValueError(f"generation must be '6' or '4', not {generation!r}")
+        unknown = set(flags) - set(_DEFAULT_FLAGS)
+        if unknown:
+            raise TypeError(f"unknown replica flags {sorted(unknown)}; "
+                            f"known: {sorted(_DEFAULT_FLAGS)}")
+        flags = {name: value for name, value in flags.items()
+                 if value != _DEFAULT_FLAGS[name]}
+        key = (generation, tuple(sorted(flags.items())))
+        if not fresh and key in cache:
+            replica = cache[key]
+            if replica.process.poll() is None:
+                return replica
+        work_dir = tmp_path_factory.mktemp(f"replica-g{generation}")
+        try:
+            replica = _launch_replica(python, generation, flags, work_dir)
+        except ReplicaStartError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        started.append(replica)
+        if not fresh:
+            cache[key] = replica
+        return replica
+
+    try:
+        yield start
+    finally:
+        _terminate(*(replica.process for replica in started))
+
+
+@pytest.fixture(scope="session")
+def replica(start_replica: StartReplica) -> Replica:
+    """A Gradio 6 replica with default flags (no sleep, show_error off, normal mode)."""
+    return start_replica("6")
+
+
+@pytest.fixture(scope="session")
+def replica4(start_replica: StartReplica) -> Replica:
+    """A Gradio 4 replica with default flags (skipped, or failed under CI, without Gradio 4)."""
+    return start_replica("4")
+
+
+@pytest.fixture(scope="session", params=["6", "4"], ids=["gradio6", "gradio4"])
+def any_replica(request: pytest.FixtureRequest, start_replica: StartReplica) -> Replica:
+    """The default replica of each generation in turn (parametrises the test)."""
+    return start_replica(request.param)
+
+# ===========================================================================
+# end of the Space replica fixtures
+# ===========================================================================
