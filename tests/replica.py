@@ -267,7 +267,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-size", type=int, default=None, help="queue max_size")
     parser.add_argument("--mode", choices=MODES, default="normal",
                         help="what every job does unless its prompt has a [[mode]] marker")
-    return parser.parse_args(argv)
+    parser.add_argument("command", nargs=argparse.REMAINDER,
+                        help="after --: a command to run once the replica is ready; the replica "
+                             "stops when it ends and exits with its status")
+    args = parser.parse_args(argv)
+    if args.command[:1] == ["--"]:
+        args.command = args.command[1:]
+    return args
 
 
 async def serve(args: argparse.Namespace) -> None:
@@ -300,6 +306,13 @@ async def serve(args: argparse.Namespace) -> None:
             raise SystemExit(f"replica: server stopped before it started on port {args.port}")
         await asyncio.sleep(0.02)
     print(f"REPLICA READY http://{args.host}:{args.port}", flush=True)
+    if args.command:
+        # One-shot mode (the README's first command): run the client, then stop.
+        process = await asyncio.create_subprocess_exec(*args.command)
+        status = await process.wait()
+        server.should_exit = True
+        await task
+        raise SystemExit(status)
     await task
 
 
