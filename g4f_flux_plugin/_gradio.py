@@ -15,6 +15,7 @@ import json
 import logging
 import random
 import uuid
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from ._errors import (
     JobCancelledError,
     QuotaExceededError,
     SpaceConnectionError,
+    SpaceError,
     SpaceProtocolError,
     SpaceRateLimitError,
     SpaceStatusError,
@@ -125,8 +127,12 @@ class SpaceClient:
         retry = 0
         while True:
             try:
-                async for item in self._attempt(request):
-                    yield item
+                # aclosing: a caller who stops early must reach the attempt's
+                # cancel now, while the transport is open, not when the
+                # abandoned generator is garbage-collected.
+                async with aclosing(self._attempt(request)) as attempt:
+                    async for item in attempt:
+                        yield item
                 return
             except Exception as error:
                 if not is_retryable(error) or retry + 1 >= self.retry.attempts:
@@ -140,9 +146,10 @@ class SpaceClient:
                 retry += 1
 
     async def _attempt(self, request: "ImageRequest | Callable[[Limits], ImageRequest]") -> AsyncIterator[Any]:
-        refreshed = False
+        from_cache = self.http.root in _config_cache
+        config = await self.config()
+        rediscovered = False
         while True:
-            config = await self.config(refresh=refreshed)
             job = self._job(config, request if isinstance(request, ImageRequest) else request(config.limits))
             try:
                 async for item in job:
@@ -150,11 +157,27 @@ class SpaceClient:
                 return
             except _RouteMissing as missing:
                 # A Space that restarted with a new layout: discover again, once.
-                if refreshed:
+                if rediscovered:
                     raise missing.error from None
-                refreshed = True
+            except (SpaceError, SpaceProtocolError) as error:
+                # A cached fn_index may now name another function (the Space
+                # restarted with a dependency added before infer): that job
+                # runs and fails like any other, so before reporting a failure
+                # seen with a cached config, check once that it is current.
+                if rediscovered or not from_cache or isinstance(error, (JobCancelledError, StreamCutError)):
+                    raise
+                stale = config
+                config = await self.config(refresh=True)
+                rediscovered = True
+                if _endpoint(config) == _endpoint(stale):
+                    raise
+                log.info("the Space's config changed (%s -> %s); submitting again",
+                         _endpoint(stale), _endpoint(config))
+                continue
             finally:
                 await job.aclose()
+            config = await self.config(refresh=True)
+            rediscovered = True
 
     def _job(self, config: SpaceConfig, request: ImageRequest) -> AsyncIterator[Any]:
         if self.protocol == "queue" and not config.supports_queue:
@@ -168,14 +191,18 @@ class SpaceClient:
     # -- the call protocol -------------------------------------------------
     async def _call_job(self, config: SpaceConfig, request: ImageRequest) -> AsyncIterator[Any]:
         event_id = await self._submit(config, "/call/infer", {"data": request.data()}, "submitting the job")
-        yield ProgressEvent("submitted", event_id=event_id)
         finished = False
         try:
+            # Inside the try: a caller who stops right after submission (the
+            # generator closed at this yield) must still cancel the job.
+            yield ProgressEvent("submitted", event_id=event_id)
             response = await self.http.stream(
                 config.url(f"/call/infer/{quote(event_id)}"), what="reading the job's events"
             )
-            async with response:
-                async for event in _events(response):
+            # aclosing (here and below): leaving the loop early must close the
+            # decoder generator now, not in a finalizer task at garbage collection.
+            async with response, aclosing(_events(response)) as events:
+                async for event in events:
                     if event.event == "complete":
                         finished = True
                         yield _image(config, _json(event.data), event_id, request)
@@ -200,14 +227,14 @@ class SpaceClient:
             "trigger_id": config.trigger_id, "session_hash": session_hash,
         }
         event_id = await self._submit(config, "/queue/join", payload, "joining the Space's queue")
-        yield ProgressEvent("submitted", event_id=event_id)
         finished = False
         try:
+            yield ProgressEvent("submitted", event_id=event_id)  # inside the try, as above
             response = await self.http.stream(
                 config.url(f"/queue/data?session_hash={session_hash}"), what="reading the queue"
             )
-            async with response:
-                async for event in _events(response):
+            async with response, aclosing(_events(response)) as events:
+                async for event in events:
                     message = _json(event.data)
                     if not isinstance(message, dict):
                         raise SpaceProtocolError("a queue message is not a JSON object")
@@ -261,9 +288,10 @@ async def _events(response) -> AsyncIterator[Any]:
     """Decode a response body into SSE events, mapping decoder errors."""
     decoder = SSEDecoder(max_line_bytes=MAX_LINE_BYTES, max_event_bytes=MAX_EVENT_BYTES)
     try:
-        async for chunk in response.aiter_bytes():
-            for event in decoder.feed(chunk):
-                yield event
+        async with aclosing(response.aiter_bytes()) as chunks:
+            async for chunk in chunks:
+                for event in decoder.feed(chunk):
+                    yield event
         for event in decoder.close():
             yield event
     except SSEError as error:
@@ -339,6 +367,11 @@ def _image(config: SpaceConfig, data: Any, event_id: str, request: ImageRequest)
         url=url, seed=_int(seed), path=path if isinstance(path, str) else None,
         mime_type=mime if isinstance(mime, str) else None, event_id=event_id, request=request,
     )
+
+
+def _endpoint(config: SpaceConfig) -> tuple:
+    """What routes a job to ``infer``: a change means the cached config is stale."""
+    return config.api_prefix, config.fn_index, config.trigger_id
 
 
 def _is_http(url: str) -> bool:

@@ -9,6 +9,7 @@ URLs are requested at all.
 from __future__ import annotations
 
 import json
+from contextlib import aclosing
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -99,9 +100,16 @@ class HttpClient:
         return response
 
 
-async def _read_excerpt(response: Response) -> bytes:
-    # An error body is only quoted in a message: read a little, never all of it.
+async def _read_excerpt(response: Response, limit: int = 64 << 10) -> bytes:
+    # An error body is only quoted in a message: read its head, never all of
+    # it (a proxy's 8 MB error page still has its <title> near the top).
+    head = b""
     try:
-        return await response.read(64 << 10)
-    except Exception:  # a broken or oversized error page still yields a status error
-        return b""
+        async with aclosing(response.aiter_bytes()) as body:
+            async for chunk in body:
+                head += chunk
+                if len(head) >= limit:
+                    break
+    except Exception:  # a broken error page still yields a status error
+        pass
+    return head[:limit]

@@ -87,7 +87,9 @@ def clamp_steps(value: object, limits: Limits = SPACE_LIMITS) -> int:
 
 def _seed(value: object, limits: Limits) -> int:
     seed = _as_int("seed", value)
-    if isinstance(value, float) and value != seed:
+    # _as_int floors; a seed must be whole, whether given as 7.5 or "7.5".
+    number = float(value) if isinstance(value, str) else value
+    if isinstance(number, float) and number != seed:
         raise ValueError(f"seed must be a whole number, not {value!r}")
     if not 0 <= seed <= limits.max_seed:
         raise ValueError(f"seed must lie in 0..{limits.max_seed}, not {seed}")

@@ -10,6 +10,7 @@ every transfer) and then waits for those tasks.
 from __future__ import annotations
 
 import asyncio
+from contextlib import aclosing
 from typing import AsyncIterator, Mapping
 
 from curl_cffi import CurlError
@@ -44,8 +45,11 @@ class _CurlResponse(Response):
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._response.aiter_content():
-                yield chunk
+            # aclosing: curl_cffi's generator must be closed with ours, not
+            # left to a finalizer task when the caller stops early.
+            async with aclosing(self._response.aiter_content()) as chunks:
+                async for chunk in chunks:
+                    yield chunk
         except (CurlError, OSError) as error:
             raise _translate(error, self.url) from error
 
@@ -86,23 +90,41 @@ class CurlCffiTransport(Transport):
     async def request(
         self, method: str, url: str, *, headers: Mapping[str, str], content: bytes | None = None
     ) -> Response:
+        # curl_cffi starts the transfer's task before the headers arrive; if we
+        # are cancelled while waiting for them (a deadline), that task lives on
+        # where nobody sees it. So the request runs in a task of ours, shielded
+        # and tracked, which aclose() waits for with the transfer's own task.
+        task = asyncio.ensure_future(self._get_session().request(
+            method, url, headers=dict(headers), data=content, stream=True,
+            allow_redirects=False,
+        ))
+        self._track(task)
         try:
-            response = await self._get_session().request(
-                method, url, headers=dict(headers), data=content, stream=True,
-                allow_redirects=False,
-            )
+            response = await asyncio.shield(task)
         except (CurlError, OSError) as error:
             raise _translate(error, url) from error
-        if response.astream_task is not None:
-            self._stream_tasks.add(response.astream_task)
-            response.astream_task.add_done_callback(self._stream_tasks.discard)
         return _CurlResponse(response, url)
+
+    def _track(self, task: asyncio.Future) -> None:
+        self._stream_tasks.add(task)
+        task.add_done_callback(self._request_done)
+
+    def _request_done(self, task: asyncio.Future) -> None:
+        self._stream_tasks.discard(task)
+        if task.cancelled() or task.exception() is not None:  # exception() marks it retrieved
+            return
+        stream_task = task.result().astream_task
+        if stream_task is not None and not stream_task.done():
+            self._stream_tasks.add(stream_task)
+            stream_task.add_done_callback(self._stream_tasks.discard)
 
     async def aclose(self) -> None:
         if self._session is None:
             return
         session, self._session = self._session, None
         await session.close()
-        if self._stream_tasks:
-            # Closing the session ended every transfer; let their tasks finish.
-            await asyncio.wait(list(self._stream_tasks), timeout=5)
+        # Closing the session ended every transfer; let their tasks finish (a
+        # request task that finishes now may hand over a transfer task).
+        deadline = asyncio.get_running_loop().time() + 5
+        while self._stream_tasks and asyncio.get_running_loop().time() < deadline:
+            await asyncio.wait(list(self._stream_tasks), timeout=deadline - asyncio.get_running_loop().time())

@@ -17,6 +17,7 @@ connections) and :meth:`Transport.aclose` releases all of it.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import AsyncIterator, Mapping
 
@@ -57,11 +58,14 @@ class Response(ABC):
             raise SpaceProtocolError(f"response of {declared} bytes exceeds the {limit}-byte limit")
         chunks: list[bytes] = []
         size = 0
-        async for chunk in self.aiter_bytes():
-            size += len(chunk)
-            if size > limit:
-                raise SpaceProtocolError(f"response exceeds the {limit}-byte limit")
-            chunks.append(chunk)
+        # aclosing: raising mid-body must close the byte generator now, not
+        # leave it to a finalizer task at garbage collection.
+        async with aclosing(self.aiter_bytes()) as body:
+            async for chunk in body:
+                size += len(chunk)
+                if size > limit:
+                    raise SpaceProtocolError(f"response exceeds the {limit}-byte limit")
+                chunks.append(chunk)
         return b"".join(chunks)
 
     @abstractmethod
