@@ -1,0 +1,424 @@
+"""Entry-point loading of g4f provider plugins into g4f's own registry.
+
+g4f 8.8.6 has no plugin discovery of its own: its registry,
+``g4f.Provider.ProviderLoader``, is a closed ``names`` list plus a ``loaded``
+cache, and everything else reads through it (the module ``__getattr__`` of
+``g4f.Provider``, ``g4f.Provider.__providers__``, ``ProviderUtils.convert``
+and so ``Client(...).images.generate(provider="Name")``).  This module fills
+that registry from the ``g4f.providers`` entry-point group of every installed
+distribution, in the manner of pluggy and ``llm``:
+
+- the first entry point of a name wins; later ones are reported and skipped;
+- a name that is one of g4f's built-in providers is reported and skipped,
+  never shadowed;
+- an entry point that fails to import or is not a g4f provider class is
+  reported (logger ``g4f_flux_plugin``, level WARNING) and skipped;
+- ``G4F_FLUX_BLOCKED_PROVIDERS="A,B"`` blocks entry points by name, and
+  ``G4F_FLUX_NO_AUTOLOAD=1`` stops the start-up hook from calling any of it.
+
+What :func:`register` changes in g4f, and nothing more:
+
+- ``ProviderLoader.loaded[name] = cls``: ``from_name`` looks there first, so
+  ``from g4f.Provider import Name``, ``ProviderUtils.convert["Name"]`` and
+  provider strings given to the client resolve to the class;
+- ``ProviderLoader.names.append(name)``: ``__providers__`` and the API's
+  ``/v1/providers`` iterate that list (the GUI's provider list comes from a
+  ``providers.json`` cached inside the g4f package and does not show plugins);
+- ``g4f.Provider.__all__.append(name)``: for ``dir()`` and ``import *``.
+
+Only when an entry point's module is itself still being imported at that
+moment (it imported g4f first) is ``ProviderLoader._load`` wrapped, until
+that entry point has been resolved on its first lookup (see below).
+
+:func:`route_model` additionally makes a model name try a provider first, in
+front of whatever g4f would have used for it: it registers a (new or copied)
+``Model`` in g4f's ``ModelRegistry`` (its constructor does that),
+``ModelUtils.convert`` (what ``g4f.client`` reads) and the two listings of
+``g4f.models`` (``__models__``, ``_all_models``).  AnyProvider's static model
+map is not touched.
+
+The ``flux`` model of g4f is deliberately left alone: its chain spreads
+requests over several FLUX.1-dev class services, and putting a FLUX.1-schnell
+Space with a small anonymous GPU quota in front of all of them would change
+what every ``model="flux"`` user gets.  ``model="flux-schnell"`` (which g4f
+did not know) is routed to the plugin; ``route_model("flux", ...)`` is one
+call for whoever wants more.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+from importlib import metadata
+
+logger = logging.getLogger("g4f_flux_plugin")
+
+GROUP = "g4f.providers"
+ENV_BLOCKED = "G4F_FLUX_BLOCKED_PROVIDERS"
+
+# The image provider g4f.client falls back to when neither a provider nor a
+# known model is given (Images.async_generate in g4f 8.8.6): the end of every
+# chain this module builds for a model g4f does not know.
+G4F_DEFAULT_IMAGE_PROVIDER = "PollinationsImage"
+
+# Models this package routes to its own provider first, when that provider is
+# registered: model name -> (provider name, base_provider of the model).
+MODEL_ROUTES = {"flux-schnell": ("BlackForestLabs_Flux1Schnell", "Black Forest Labs")}
+
+_registered: dict[str, type] = {}  # name -> class, for this process
+_added_names: set[str] = set()  # what this module appended to ProviderLoader.names
+_pending: dict[str, metadata.EntryPoint] = {}  # deferred entry points by name
+_original_load = None  # ProviderLoader._load, while _pending needs a wrapper
+
+
+def autoload() -> list[type]:
+    """Load the ``g4f.providers`` entry points and route this package's models.
+
+    This is what the start-up hook calls once g4f has been imported.  Returns
+    the classes registered by this call.
+    """
+    providers = load_entry_point_providers()
+    for model_name, (provider_name, vendor) in MODEL_ROUTES.items():
+        provider = _registered.get(provider_name)
+        if provider is None and provider_name in _pending:
+            provider = provider_name  # IterListProvider resolves names lazily
+        if provider is None:
+            continue  # blocked, broken or uninstalled: g4f's own route stays
+        try:
+            route_model(model_name, provider, base_provider=vendor)
+        except Exception:  # g4f's model registry may change: keep the providers
+            logger.debug("could not route model %r to %s", model_name, provider_name, exc_info=True)
+    return providers
+
+
+def load_entry_point_providers(group: str = GROUP, *, blocked=None) -> list[type]:
+    """Register the provider classes named by the entry points of ``group``.
+
+    ``blocked`` is a collection of entry-point names to skip; by default it
+    comes from the ``G4F_FLUX_BLOCKED_PROVIDERS`` environment variable
+    (comma-separated).  Returns the classes registered by this call, in
+    entry-point order.  Problems with single entry points are logged and
+    skipped; a g4f whose registry looks different raises.
+    """
+    loader = _provider_loader()
+    blocked = _blocked_names() if blocked is None else set(blocked)
+    registered = []
+    seen: dict[str, metadata.EntryPoint] = {}
+    for ep in _entry_points(group):
+        if not _first_of_its_name(ep, seen):
+            continue
+        if ep.name in blocked:
+            logger.info("g4f provider plugin %s is blocked", _describe(ep))
+            continue
+        provider = _load_entry_point(loader, ep)
+        if provider is not None:
+            registered.append(provider)
+    return registered
+
+
+def register(provider_cls: type, name: str | None = None) -> bool:
+    """Put ``provider_cls`` into g4f's provider registry.
+
+    Afterwards ``from g4f.Provider import <name>`` works, the class is in
+    ``g4f.Provider.__providers__`` and ``ProviderUtils.convert[<name>]``, and
+    ``images.generate(..., provider="<name>")`` resolves to it.  ``name``
+    defaults to the class's ``__name__``.  Returns ``False`` if the class was
+    already registered under that name.  Raises :class:`TypeError` for
+    something that is not a g4f provider class and :class:`ValueError` for a
+    name that g4f or another class already uses.
+    """
+    if not _is_provider_class(provider_cls):
+        raise TypeError(f"{provider_cls!r} is not a g4f provider class")
+    name = name or provider_cls.__name__
+    loader = _provider_loader()
+    if _registered.get(name) is provider_cls:
+        return False
+    _check_name_is_free(loader, name)
+    loader.loaded[name] = provider_cls
+    _add_name(loader, name)
+    _registered[name] = provider_cls
+    logger.debug("registered g4f provider %s", name)
+    return True
+
+
+def route_model(model_name: str, provider, *, fallback=None, base_provider=None):
+    """Make ``model_name`` try ``provider`` first, then g4f's own route.
+
+    ``provider`` is a class or a registered provider name.  The model's
+    ``best_provider`` becomes an unshuffled ``IterListProvider``: ``provider``
+    and then what g4f would have used for the model before, which is the
+    model's previous chain if g4f has the model, else a provider named like
+    the model, else ``fallback`` (by default g4f's default image provider).
+    A model g4f does not know is added as an ``ImageModel`` whose
+    ``base_provider`` (the model's vendor) is ``base_provider``.  Returns the
+    model object now registered.
+    """
+    from g4f.models import ImageModel
+    from g4f.providers.retry_provider import IterListProvider
+
+    existing = _known_model(model_name)
+    previous = _previous_route(model_name, existing, fallback)
+    chain = [provider] + [p for p in previous if not _same_provider(p, provider)]
+    best = IterListProvider(chain, shuffle=False)  # ours first: never shuffle
+    if existing is None:
+        vendor = base_provider or _provider_name(provider)
+        model = ImageModel(name=model_name, base_provider=vendor, best_provider=best)
+    else:
+        # A copy rather than a change to g4f's object; the constructor puts the
+        # copy into g4f's ModelRegistry in place of the original.
+        model = dataclasses.replace(existing, best_provider=best)
+    _publish_model(model_name, model, chain)
+    return model
+
+
+# --- entry points -----------------------------------------------------------
+
+
+def _entry_points(group: str):
+    return metadata.entry_points(group=group)
+
+
+def _describe(ep) -> str:
+    dist = getattr(ep, "dist", None)
+    where = f" from {dist.name} {dist.version}" if dist is not None else ""
+    return f"{ep.name!r} ({ep.value}{where})"
+
+
+def _first_of_its_name(ep, seen: dict) -> bool:
+    earlier = seen.get(ep.name)
+    if earlier is None:
+        seen[ep.name] = ep
+        return True
+    if earlier.value != ep.value:
+        logger.warning(
+            "skipping g4f provider plugin %s: the name is already taken by %s",
+            _describe(ep), _describe(earlier),
+        )
+    return False
+
+
+def _load_entry_point(loader, ep):
+    if not _name_is_free(loader, ep):
+        return None
+    if _module_is_initializing(ep.module):
+        _defer(loader, ep)
+        return None
+    try:
+        provider = ep.load()
+    except Exception as e:
+        _report_failed_import(ep, e)
+        return None
+    return provider if _register_loaded(ep, provider) else None
+
+
+def _report_failed_import(ep, error: Exception) -> None:
+    logger.warning("skipping g4f provider plugin %s: %s: %s",
+                   _describe(ep), type(error).__name__, error)
+    logger.debug("traceback of %s", ep.name, exc_info=error)
+
+
+def _register_loaded(ep, provider) -> bool:
+    try:
+        return register(provider, ep.name)
+    except (TypeError, ValueError) as e:
+        logger.warning("skipping g4f provider plugin %s: %s", _describe(ep), e)
+        return False
+
+
+def _name_is_free(loader, ep) -> bool:
+    try:
+        _check_name_is_free(loader, ep.name)
+    except ValueError as e:
+        if ep.name not in _registered and ep.name not in _pending:  # not just a second run
+            logger.warning("skipping g4f provider plugin %s: %s", _describe(ep), e)
+        return False
+    return True
+
+
+def _blocked_names() -> set:
+    raw = os.environ.get(ENV_BLOCKED, "")
+    return {name.strip() for name in raw.replace(",", " ").split() if name.strip()}
+
+
+# --- g4f's registry ---------------------------------------------------------
+
+
+def _provider_loader():
+    from g4f.Provider import ProviderLoader
+
+    for attribute in ("names", "loaded", "from_name"):
+        if not hasattr(ProviderLoader, attribute):
+            raise RuntimeError(f"g4f.Provider.ProviderLoader has no {attribute!r}: unsupported g4f")
+    return ProviderLoader
+
+
+def _is_provider_class(obj) -> bool:
+    from g4f.providers.types import BaseProvider
+
+    return isinstance(obj, type) and issubclass(obj, BaseProvider)
+
+
+def _normal(name: str) -> str:
+    # g4f's own normalisation in ProviderLoader.from_name
+    return name.lower().replace("-", "").replace("_", "")
+
+
+def _check_name_is_free(loader, name: str) -> None:
+    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+        raise ValueError(f"{name!r} is not usable as a provider name")
+    if name in _registered or name in _pending:
+        raise ValueError(f"{name!r} is already registered")
+    if _is_builtin(loader, name):
+        raise ValueError(f"{name!r} would shadow g4f's built-in provider of that name")
+
+
+def _is_builtin(loader, name: str) -> bool:
+    known = set(loader.names) | set(getattr(loader, "extra", ())) | set(_module_names())
+    known -= _added_names
+    if _normal(name) in {_normal(k) for k in known}:
+        return True
+    # Aliases that only the loader's if-chain knows (e.g. "PollinationsAI").
+    try:
+        return loader.from_name(name) is not None
+    except Exception:
+        return False
+
+
+def _module_names():
+    module = sys.modules.get("g4f.Provider")
+    names = list(getattr(module, "__others__", ()))
+    names += [k for k in getattr(module, "__dict__", {}) if not k.startswith("_")]
+    return names
+
+
+def _add_name(loader, name: str) -> None:
+    if name not in loader.names:
+        loader.names.append(name)
+        _added_names.add(name)
+    all_names = getattr(sys.modules.get("g4f.Provider"), "__all__", None)
+    if isinstance(all_names, list) and name not in all_names:
+        all_names.append(name)
+
+
+def _same_provider(a, b) -> bool:
+    return a is b or _provider_name(a) == _provider_name(b)
+
+
+def _provider_name(p) -> str:
+    return p if isinstance(p, str) else getattr(p, "__name__", repr(p))
+
+
+# --- entry points whose module is still being imported ----------------------
+#
+# If a plugin module imports g4f at its top and is itself imported first (say
+# `from g4f_flux_plugin import BlackForestLabs_Flux1Schnell` in a fresh
+# process), the hook runs while that module is half-executed and its class
+# does not exist yet.  Such entry points are registered by name only, and a
+# thin wrapper around ProviderLoader._load (g4f's fallback for names not in
+# `loaded`) imports them on first lookup, then removes itself.
+
+
+def _module_is_initializing(module_name: str) -> bool:
+    module = sys.modules.get(module_name)
+    return module is not None and getattr(getattr(module, "__spec__", None), "_initializing", False)
+
+
+def _defer(loader, ep) -> None:
+    if not isinstance(loader.__dict__.get("_load"), classmethod):
+        logger.warning("skipping g4f provider plugin %s: it is still being imported and this "
+                       "g4f has no ProviderLoader._load to defer it to", _describe(ep))
+        return
+    _pending[ep.name] = ep
+    _add_name(loader, ep.name)
+    _wrap_load(loader)
+    logger.debug("deferred g4f provider plugin %s until first use", _describe(ep))
+
+
+def _wrap_load(loader) -> None:
+    global _original_load
+    if _original_load is not None:
+        return
+    _original_load = loader.__dict__["_load"]
+    loader._load = classmethod(_load_with_pending)
+
+
+def _unwrap_load(loader) -> None:
+    global _original_load
+    if _original_load is not None and not _pending:
+        loader._load = _original_load
+        _original_load = None
+
+
+def _load_with_pending(cls, name: str):
+    try:
+        return _original_load.__get__(None, cls)(name)
+    except ImportError:
+        if name not in _pending:
+            raise
+    return _resolve_pending(cls, name)
+
+
+def _resolve_pending(loader, name: str):
+    ep = _pending[name]
+    if _module_is_initializing(ep.module):
+        raise ImportError(f"Provider {name!r} is still being imported")
+    del _pending[name]
+    _unwrap_load(loader)
+    try:
+        provider = ep.load()
+    except Exception as e:
+        _drop_name(loader, name)
+        _report_failed_import(ep, e)
+        raise ImportError(f"Provider {name!r} failed to load") from e
+    if not _register_loaded(ep, provider):
+        _drop_name(loader, name)
+        raise ImportError(f"Provider {name!r} is not a g4f provider class")
+    return provider
+
+
+def _drop_name(loader, name: str) -> None:
+    if name not in _added_names:
+        return
+    _added_names.discard(name)
+    all_names = getattr(sys.modules.get("g4f.Provider"), "__all__", None)
+    for names in (loader.names, all_names):
+        if isinstance(names, list) and name in names:
+            names.remove(name)
+
+
+# --- models -----------------------------------------------------------------
+
+
+def _known_model(model_name: str):
+    from g4f.models import ModelRegistry, ModelUtils
+
+    return ModelUtils.convert.get(model_name) or ModelRegistry.get(model_name)
+
+
+def _previous_route(model_name: str, existing, fallback) -> list:
+    # Mirrors g4f.client's choice for a model without a provider:
+    # the model's best_provider, else a provider of that name, else the default.
+    if existing is not None and existing.best_provider is not None:
+        best = existing.best_provider
+        return list(best.providers) if hasattr(best, "providers") else [best]
+    from g4f.Provider import ProviderUtils
+
+    named = ProviderUtils.convert.get(model_name)
+    if named is not None:
+        return [named]
+    return [fallback or G4F_DEFAULT_IMAGE_PROVIDER]
+
+
+def _publish_model(model_name: str, model, chain: list) -> None:
+    import g4f.models as models
+
+    models.ModelUtils.convert[model_name] = model
+    # Listings (AnyProvider's model map, Model.__all__()) read these two.
+    listed = getattr(models, "__models__", None)
+    if isinstance(listed, dict):
+        listed[model_name] = (model, chain)
+    names = getattr(models, "_all_models", None)
+    if isinstance(names, list) and model_name not in names:
+        names.append(model_name)
