@@ -113,7 +113,8 @@ class QuotaExceededError(SpaceRateLimitError):
     Raised at once, never slept on, so a fallback chain can move on.
     """
 
-    def __init__(self, message: str, title: str | None, retry_after: float | None) -> None:
+    def __init__(self, message: str | None, title: str | None, retry_after: float | None) -> None:
+        self.message = message
         self.title = title
         super().__init__(_describe(message, title), status=429, retry_after=retry_after)
 
@@ -175,7 +176,7 @@ def error_from_space(message: object, title: object = None) -> SpaceError | Quot
     if text is None and message is not None and not isinstance(message, str):
         text = str(message)[:500]
     if (title_text and _QUOTA_TITLE.search(title_text)) or (text and _QUOTA_TEXT.search(text)):
-        return QuotaExceededError(text or "ZeroGPU quota exceeded", title_text,
+        return QuotaExceededError(text, title_text or "ZeroGPU quota exceeded",
                                   parse_retry_after(text or ""))
     return SpaceError(text, title_text)
 

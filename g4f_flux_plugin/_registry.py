@@ -22,9 +22,12 @@ What :func:`register` changes in g4f, and nothing more:
   ``from g4f.Provider import Name``, ``ProviderUtils.convert["Name"]`` and
   provider strings given to the client resolve to the class;
 - ``ProviderLoader.names.append(name)``: ``__providers__`` and the API's
-  ``/v1/providers`` iterate that list (the GUI's provider list comes from a
-  ``providers.json`` cached inside the g4f package and does not show plugins);
-- ``g4f.Provider.__all__.append(name)``: for ``dir()`` and ``import *``.
+  ``/v1/providers`` iterate that list;
+- ``g4f.Provider.__all__.append(name)``: for ``dir()`` and ``import *``;
+- the GUI's provider list (``/backend-api/v2/providers``), served from a
+  ``providers.json`` cached inside the g4f package, is wrapped so that it
+  also lists registered providers, once the GUI backend is imported (see
+  :mod:`._gui`; g4f's files are not written).
 
 Only when an entry point's module is itself still being imported at that
 moment (it imported g4f first) is ``ProviderLoader._load`` wrapped, until
@@ -140,6 +143,7 @@ def register(provider_cls: type, name: str | None = None) -> bool:
     _add_name(loader, name)
     _registered[name] = provider_cls
     logger.debug("registered g4f provider %s", name)
+    _list_in_gui()
     return True
 
 
@@ -321,8 +325,15 @@ def _provider_name(p) -> str:
 
 
 def _module_is_initializing(module_name: str) -> bool:
-    module = sys.modules.get(module_name)
-    return module is not None and getattr(getattr(module, "__spec__", None), "_initializing", False)
+    # Any half-imported module of the plugin's top-level package counts: with
+    # `import g4f_flux_plugin._errors` first, the hook fires while _errors is
+    # half-executed, and importing the entry point's module would need it.
+    top = module_name.partition(".")[0]
+    return any(
+        getattr(getattr(module, "__spec__", None), "_initializing", False)
+        for name, module in list(sys.modules.items())
+        if name == top or name.startswith(top + ".")
+    )
 
 
 def _defer(loader, ep) -> None:
@@ -333,6 +344,7 @@ def _defer(loader, ep) -> None:
     _pending[ep.name] = ep
     _add_name(loader, ep.name)
     _wrap_load(loader)
+    _list_in_gui()
     logger.debug("deferred g4f provider plugin %s until first use", _describe(ep))
 
 
@@ -386,6 +398,22 @@ def _drop_name(loader, name: str) -> None:
     for names in (loader.names, all_names):
         if isinstance(names, list) and name in names:
             names.remove(name)
+
+
+# --- g4f's GUI --------------------------------------------------------------
+#
+# The GUI's provider list is a providers.json cached inside the g4f package,
+# blind to registered providers; _gui wraps the function that serves it once
+# the GUI backend is imported (see _gui's docstring).
+
+
+def _list_in_gui() -> None:
+    try:
+        from . import _gui
+
+        _gui.install()
+    except Exception:  # the GUI is optional; registration must not fail over it
+        logger.debug("could not arrange for g4f's GUI to list plugin providers", exc_info=True)
 
 
 # --- models -----------------------------------------------------------------

@@ -114,6 +114,19 @@ def test_plugin_imported_before_g4f_registers_on_first_lookup(proc):
     assert state == {"same": True, "pending": [], "load_restored": True}
 
 
+@pytest.mark.parametrize("first", ["g4f_flux_plugin._errors", "g4f_flux_plugin._transports"])
+def test_a_plugin_submodule_imported_before_g4f_still_registers(proc, first):
+    # The hook fires while that submodule is half-imported: importing the
+    # entry point then would be circular, so it must be deferred, not skipped.
+    state = proc.json(f"""
+        import json
+        import {first}
+        from g4f.Provider import ProviderUtils
+        print(json.dumps({{"registered": "{PROVIDER}" in ProviderUtils.convert}}))
+    """)
+    assert state == {"registered": True}
+
+
 def test_install_after_g4f_was_imported_registers_at_once(proc):
     state = proc.json(f"""
         import json, os

@@ -1,0 +1,201 @@
+"""The error tree and the mapping from what the Space says to what a caller catches."""
+
+from __future__ import annotations
+
+import g4f.errors
+import pytest
+
+from g4f_flux_plugin import _errors
+from g4f_flux_plugin._errors import (
+    JobCancelledError,
+    QuotaExceededError,
+    SpaceAuthError,
+    SpaceConnectError,
+    SpaceConnectionError,
+    SpaceError,
+    SpaceProtocolError,
+    SpaceRateLimitError,
+    SpaceStatusError,
+    SpaceTimeoutError,
+    StreamCutError,
+    error_from_space,
+    error_from_status,
+)
+
+QUOTA_TITLE = "ZeroGPU quota exceeded"
+QUOTA_TEXT = "You have exceeded your free ZeroGPU quota (60s requested vs. 13s left). Try again in 0:05:12."
+HF_LINK = (
+    ' <a style="white-space: nowrap;text-underline-offset: 2px;color: var(--body-text-color)" '
+    'href="https://huggingface.co/settings/billing/subscription">Subscribe to Pro</a> to get more usage quota.'
+)
+
+
+# -- the tree ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("error", "ancestors"),
+    [
+        (SpaceError, [g4f.errors.ResponseError]),
+        (JobCancelledError, [SpaceError, g4f.errors.ResponseError]),
+        (SpaceProtocolError, [g4f.errors.ResponseError]),
+        (StreamCutError, [SpaceProtocolError, g4f.errors.ResponseError]),
+        (SpaceConnectionError, [g4f.errors.ResponseError]),
+        (SpaceConnectError, [SpaceConnectionError]),
+        (SpaceStatusError, [g4f.errors.ResponseStatusError, g4f.errors.ResponseError]),
+        (SpaceRateLimitError, [SpaceStatusError, g4f.errors.RateLimitError]),
+        (QuotaExceededError, [SpaceRateLimitError, g4f.errors.RateLimitError]),
+        (SpaceAuthError, [g4f.errors.MissingAuthError]),
+        (SpaceTimeoutError, [g4f.errors.TimeoutError]),
+    ],
+)
+def test_every_error_is_a_g4f_error(error, ancestors):
+    assert issubclass(error, g4f.errors.G4FError)
+    for ancestor in ancestors:
+        assert issubclass(error, ancestor)
+
+
+def test_the_tree_is_rooted_in_g4f_errors_only():
+    for name in _errors.__all__:
+        value = getattr(_errors, name)
+        if isinstance(value, type):
+            assert issubclass(value, g4f.errors.G4FError), name
+    # A timeout is g4f's, not the builtin one: g4f's fallback code tells them apart.
+    assert not issubclass(SpaceTimeoutError, TimeoutError)
+
+
+# -- what a job's failure becomes ---------------------------------------------------
+@pytest.mark.parametrize(
+    ("message", "title", "retry_after"),
+    [
+        (QUOTA_TEXT, QUOTA_TITLE, 312.0),
+        (QUOTA_TEXT, None, 312.0),  # Gradio 4 has no titles: the text alone says quota
+        (QUOTA_TEXT, "Error", 312.0),
+        ("You have exceeded your Pro ZeroGPU quota (60s requested vs. 1s left). Try again in 1:02:03.",
+         QUOTA_TITLE, 3723.0),
+        ("You have exceeded your ZeroGPU quota (60s requested vs. 1s left). Try again in 12:34.", None, 754.0),
+        ("You have exceeded your GPU quota (60s requested vs. 56s left)", None, None),  # older wording
+        ("You have exceeded your GPU quota (60s requested vs. 56s left)." + HF_LINK, None, None),
+        ("You have reached your ZeroGPU runs limit. Try again in 0:00:30.", None, 30.0),
+        ("Space app has reached its GPU limit.", QUOTA_TITLE, None),
+        (None, QUOTA_TITLE, None),  # the title alone is enough
+    ],
+)
+def test_quota_messages_become_quota_errors(message, title, retry_after):
+    error = error_from_space(message, title)
+    assert isinstance(error, QuotaExceededError)
+    assert isinstance(error, g4f.errors.RateLimitError)
+    assert error.retry_after == retry_after
+    assert error.status == 429
+    text = str(error)
+    if message:
+        assert message.split(" (")[0].split(".")[0] in text  # the Space's own words
+    if title and title != "Error":
+        assert title in text
+    assert "<a" not in text and "href" not in text
+
+
+def test_quota_error_keeps_the_spaces_words_and_drops_the_html_link():
+    error = error_from_space(QUOTA_TEXT + HF_LINK, QUOTA_TITLE)
+    assert str(error) == f"{QUOTA_TITLE}: {QUOTA_TEXT} Subscribe to Pro to get more usage quota."
+    assert error.title == QUOTA_TITLE and error.retry_after == 312.0
+
+
+def test_a_quota_title_without_text_says_so_once():
+    error = error_from_space(None, QUOTA_TITLE)
+    assert isinstance(error, QuotaExceededError)
+    assert str(error).count(QUOTA_TITLE) == 1
+    assert "hides its details" in str(error)
+    assert error.retry_after is None
+
+
+def test_gradio4_quoted_repr_of_the_message_is_unquoted():
+    # Gradio 4's queue reports gr.Error as repr(message), quotes included.
+    error = error_from_space(repr("CUDA out of memory"), "Error")
+    assert str(error) == "CUDA out of memory"
+
+
+@pytest.mark.parametrize(
+    ("message", "title", "expected"),
+    [
+        ("CUDA out of memory", None, "CUDA out of memory"),
+        ("CUDA out of memory", "Error", "CUDA out of memory"),
+        ("No GPU was available after 60s", "ZeroGPU client error", "ZeroGPU client error: No GPU was available after 60s"),
+        ("  spaced  ", None, "spaced"),
+    ],
+)
+def test_other_failures_keep_the_spaces_words(message, title, expected):
+    error = error_from_space(message, title)
+    assert type(error) is SpaceError
+    assert str(error) == expected
+    assert error.message == message.strip()
+
+
+@pytest.mark.parametrize("title", [None, "Error", ""])
+def test_a_hidden_error_is_said_in_plain_words_never_null(title):
+    error = error_from_space(None, title)
+    assert type(error) is SpaceError
+    assert "hides its details" in str(error) and "show_error" in str(error)
+    assert "null" not in str(error).lower() and "None" not in str(error)
+
+
+def test_a_hidden_error_with_a_title_keeps_the_title():
+    assert str(error_from_space(None, "ZeroGPU worker error")).startswith("ZeroGPU worker error: ")
+
+
+@pytest.mark.parametrize("message", [{"detail": "odd"}, 42, ["a", "b"]])
+def test_a_message_of_another_type_is_shown_not_lost(message):
+    error = error_from_space(message)
+    assert isinstance(error, SpaceError) and str(message)[:5] in str(error)
+
+
+def test_retry_after_parsing():
+    parse = _errors.parse_retry_after
+    assert parse("Try again in 0:05:12.") == 312.0
+    assert parse("try again in 5:12") == 312.0
+    assert parse("Try again in 2:00:00") == 7200.0
+    assert parse("Try again later") is None
+    assert _errors.parse_retry_after_header("12") == 12.0
+    assert _errors.parse_retry_after_header(" 3 ") == 3.0
+    assert _errors.parse_retry_after_header("Wed, 21 Oct 2015 07:28:00 GMT") is None
+    assert _errors.parse_retry_after_header(None) is None
+
+
+# -- what an HTTP status becomes ----------------------------------------------------
+@pytest.mark.parametrize(
+    ("status", "body", "retry_after", "kind", "delay", "words"),
+    [
+        (401, b'{"detail": "Invalid credentials"}', None, SpaceAuthError, None, "Invalid credentials"),
+        (403, b"Forbidden", None, SpaceAuthError, None, "Forbidden"),
+        (429, b"Too Many Requests", "30", SpaceRateLimitError, 30.0, "Too Many Requests"),
+        (429, b"", None, SpaceRateLimitError, None, "HTTP 429"),
+        (503, b'{"detail": "Queue is full. Max size is 2 and size is 2."}', None, SpaceRateLimitError, None,
+         "Queue is full. Max size is 2 and size is 2."),
+        (503, b"Service Unavailable", "5", SpaceStatusError, None, "Service Unavailable"),
+        (502, b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>" + b"x" * 5000,
+         None, SpaceStatusError, None, "(HTML page: 502 Bad Gateway)"),
+        (500, b"Internal Server Error", None, SpaceStatusError, None, "Internal Server Error"),
+        (404, b'{"detail": "Not Found"}', None, SpaceStatusError, None, "Not Found"),
+    ],
+)
+def test_status_mapping(status, body, retry_after, kind, delay, words):
+    error = error_from_status(status, body, retry_after, "joining the Space's queue")
+    assert type(error) is kind
+    assert error.status == status
+    text = str(error)
+    assert text.startswith(f"joining the Space's queue: HTTP {status}")
+    assert words in text
+    assert len(text) < 400  # an excerpt, never a whole page
+    if kind is SpaceRateLimitError:
+        assert isinstance(error, g4f.errors.RateLimitError)
+        assert error.retry_after == delay
+    if kind is SpaceAuthError:
+        assert isinstance(error, g4f.errors.MissingAuthError)
+
+
+def test_an_html_page_without_a_title_is_not_quoted():
+    error = error_from_status(502, b"<html><body><h1>Bad</h1>" + b"<p>x</p>" * 500 + b"</body></html>", None, "x")
+    assert "(HTML page)" in str(error) and "<" not in str(error)
+
+
+def test_a_long_body_is_cut_to_an_excerpt():
+    error = error_from_status(500, b"y" * 100_000, None, "x")
+    assert str(error) == "x: HTTP 500 " + "y" * 300
