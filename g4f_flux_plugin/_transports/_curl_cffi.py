@@ -29,6 +29,11 @@ def _translate(error: BaseException, url: str) -> Exception:
     if isinstance(error, (curl_errors.ConnectTimeout, curl_errors.DNSError, curl_errors.ProxyError)) or (
         isinstance(error, curl_errors.ConnectionError)
         and getattr(error, "code", None) in (6, 7)  # CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT
+    ) or (
+        # curl_cffi maps every CURLE_OPERATION_TIMEDOUT to Timeout; libcurl's
+        # text tells the connect phase apart ("Connection timed out after N
+        # milliseconds", lib/connect.c) from silence on an open connection.
+        isinstance(error, curl_errors.Timeout) and "Connection timed out" in str(error)
     ):
         return SpaceConnectError(f"cannot connect to {where}: {type(error).__name__}")
     if isinstance(error, curl_errors.Timeout):
