@@ -1,0 +1,185 @@
+"""Registered plugin providers in the provider list of g4f's web GUI.
+
+g4f's GUI (``g4f gui``, and ``g4f api``, which mounts the same Flask app) fills
+its provider selector from the backend route ``/backend-api/v2/providers``,
+that is ``g4f.gui.server.api.Api.get_providers``.  In g4f 8.8.6 that function
+returns a ``providers.json`` cached inside the g4f package whenever the file
+exists, so providers registered at run time never appear there, although every
+other route (``/backend-api/v2/models/<provider>``, the conversation route, the
+server-rendered ``/providers`` page) finds them through ``ProviderLoader``.
+
+:func:`install` wraps ``Api.get_providers`` so that its result also lists the
+providers this package registered and that g4f left out, described with the
+fields g4f's own listing uses (``name``, ``label``, ``parent``, ``image``,
+``hf_space``, ``active_by_default``, ``auth``, ...).  Nothing is written: not
+g4f's cached file, not the list g4f returned (the result is a new list).
+
+The GUI's modules import Flask and are imported only by the servers, long
+after the start-up hook ran, so the wrapper is put in place when
+``g4f.gui.server.api`` finishes importing, by a :data:`sys.meta_path` finder
+that watches that one module name (as the start-up hook watches ``g4f``), or at
+once if it is already imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+logger = logging.getLogger("g4f_flux_plugin")
+
+WATCHED = "g4f.gui.server.api"
+_MARK = "__g4f_flux_plugin_wrapped__"
+
+
+def install() -> None:
+    """Make g4f's GUI provider list include the registered plugin providers.
+
+    Wraps ``Api.get_providers`` now if the GUI backend is imported, else when
+    it is.  Safe to call more than once.
+    """
+    module = sys.modules.get(WATCHED)
+    if module is not None and not _initializing(module):
+        _wrap(module)
+    elif not any(isinstance(f, _GuiImportWatcher) for f in sys.meta_path):
+        sys.meta_path.insert(0, _GuiImportWatcher())
+
+
+def uninstall() -> None:
+    """Stop waiting for the GUI backend (an installed wrapper stays)."""
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _GuiImportWatcher)]
+
+
+def with_registered_providers(listed):
+    """``listed`` (g4f's provider list) plus the registered plugin providers it lacks.
+
+    Returns a new list; anything that is not a list is returned unchanged.
+    """
+    if not isinstance(listed, list):
+        return listed
+    present = {entry.get("name") for entry in listed if isinstance(entry, dict)}
+    extra = [entry for entry in _registered_entries() if entry["name"] not in present]
+    return [*listed, *extra] if extra else listed
+
+
+def provider_entry(name: str, provider) -> dict:
+    """The GUI's description of one provider, field for field as g4f builds it
+    in ``Api.get_providers`` (8.8.6)."""
+    active = getattr(provider, "active_by_default", None)
+    return {
+        "name": name,
+        "label": getattr(provider, "label", None) or name,
+        "parent": getattr(provider, "parent", None),
+        "image": len(getattr(provider, "image_models", None) or []),
+        "audio": len(getattr(provider, "audio_models", None) or []),
+        "video": len(getattr(provider, "video_models", None) or []),
+        "vision": getattr(provider, "default_vision_model", None) is not None,
+        "nodriver": getattr(provider, "use_nodriver", False),
+        "hf_space": getattr(provider, "hf_space", False),
+        "active_by_default": False if active is None else active,
+        "auth": getattr(provider, "needs_auth", False),
+        "login_url": getattr(provider, "login_url", None),
+        "live": getattr(provider, "live", 0),
+        "login": hasattr(provider, "login"),
+    }
+
+
+def _registered_entries() -> list[dict]:
+    from g4f.Provider import ProviderLoader
+
+    from . import _registry
+
+    ignored = set(getattr(ProviderLoader, "ignored", ()) or ())
+    registered = _registry._registered
+    names = [*registered, *(name for name in _registry._pending if name not in registered)]
+    entries = []
+    for name in names:
+        if name in ignored:
+            continue
+        try:
+            provider = ProviderLoader.from_name(name)
+        except Exception:  # a deferred plugin that fails to import is reported there
+            continue
+        if getattr(provider, "working", False):
+            entries.append(provider_entry(name, provider))
+    return entries
+
+
+def _wrap(module) -> None:
+    api = getattr(module, "Api", None)
+    original = getattr(api, "__dict__", {}).get("get_providers")
+    if not isinstance(original, staticmethod):
+        logger.debug("g4f's GUI has no Api.get_providers staticmethod: plugins not listed")
+        return
+    function = original.__func__
+    if getattr(function, _MARK, False):
+        return
+
+    def get_providers(*args, **kwargs):
+        listed = function(*args, **kwargs)
+        try:
+            return with_registered_providers(listed)
+        except Exception:  # the GUI must keep its own list whatever happens here
+            logger.debug("could not add plugin providers to g4f's GUI list", exc_info=True)
+            return listed
+
+    get_providers.__wrapped__ = function
+    get_providers.__doc__ = function.__doc__
+    setattr(get_providers, _MARK, True)
+    api.get_providers = staticmethod(get_providers)
+
+
+def _initializing(module) -> bool:
+    return getattr(getattr(module, "__spec__", None), "_initializing", False)
+
+
+class _GuiImportWatcher:
+    """A :data:`sys.meta_path` finder that wraps the GUI backend once it is imported."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != WATCHED:
+            return None
+        try:
+            spec = self._other_spec(fullname, path, target)
+            loader = getattr(spec, "loader", None)
+            if loader is not None and hasattr(loader, "exec_module"):
+                _wrap_exec_module(loader)
+            return spec
+        except Exception:
+            logger.debug("could not watch the import of %s", WATCHED, exc_info=True)
+            return None
+
+    def invalidate_caches(self):
+        """Nothing cached; present because importlib may call it on finders."""
+
+    def _other_spec(self, fullname, path, target):
+        for finder in list(sys.meta_path):
+            if isinstance(finder, _GuiImportWatcher):
+                continue
+            find_spec = getattr(finder, "find_spec", None)
+            spec = find_spec(fullname, path, target) if find_spec is not None else None
+            if spec is not None:
+                return spec
+        return None
+
+
+def _wrap_exec_module(loader) -> None:
+    # As in the start-up hook: an instance attribute shadows the loader's
+    # method for this one module, and is deleted once the module has run.
+    original = loader.exec_module
+
+    def exec_module(module):
+        try:
+            original(module)
+        finally:
+            try:
+                del loader.exec_module
+            except AttributeError:
+                pass
+        uninstall()
+        try:
+            _wrap(module)
+        except Exception:
+            logger.debug("could not wrap g4f's GUI provider list", exc_info=True)
+
+    loader.exec_module = exec_module
