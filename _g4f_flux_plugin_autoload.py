@@ -51,10 +51,7 @@ def install() -> bool:
     try:
         if autoload_disabled():
             return False
-        if _g4f_is_loaded():
-            _on_g4f_imported()
-        elif not any(isinstance(f, _G4FImportWatcher) for f in sys.meta_path):
-            sys.meta_path.insert(0, _G4FImportWatcher())
+        watch_import(WATCHED, _on_g4f_imported)
         return True
     except Exception:  # start-up must survive anything
         _debug("could not install the g4f import hook")
@@ -63,50 +60,70 @@ def install() -> bool:
 
 def uninstall() -> None:
     """Remove the import hook if it is still waiting for g4f."""
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _G4FImportWatcher)]
+    stop_watching(WATCHED)
 
 
-def _g4f_is_loaded() -> bool:
-    module = sys.modules.get(WATCHED)
-    spec = getattr(module, "__spec__", None)
-    # While g4f/__init__.py runs, the module is already in sys.modules but
-    # its spec is marked as initializing; the wrapped loader handles that case.
-    return module is not None and not getattr(spec, "_initializing", False)
+def watch_import(name: str, callback) -> None:
+    """Call ``callback()`` once module ``name`` has been imported to the end:
+    at once if it already is, else right after its import (once).
+
+    Also used for g4f's GUI backend (``g4f_flux_plugin._gui``).  A failing
+    callback is logged at debug level, never raised into the import.
+    """
+    module = sys.modules.get(name)
+    # While a module's code runs, it is already in sys.modules but its spec is
+    # marked as initializing; the wrapped loader handles that case.
+    if module is not None and not getattr(getattr(module, "__spec__", None), "_initializing", False):
+        _run(callback, name)
+    elif not any(isinstance(f, _ImportWatcher) and f.name == name for f in sys.meta_path):
+        sys.meta_path.insert(0, _ImportWatcher(name, callback))
 
 
-class _G4FImportWatcher:
-    """A :data:`sys.meta_path` finder that only watches the ``g4f`` import.
+def stop_watching(name: str) -> None:
+    """Forget the callback waiting for module ``name``, if any."""
+    sys.meta_path[:] = [f for f in sys.meta_path if not (isinstance(f, _ImportWatcher) and f.name == name)]
 
+
+class _ImportWatcher:
+    """A :data:`sys.meta_path` finder that watches the import of one module.
+
+    For that module it asks the remaining finders for the real spec and wraps
+    its loader's ``exec_module``, so the callback runs right after the
+    module's code has run to the end; the finder then removes itself.
     Duck-typed rather than derived from ``importlib.abc.MetaPathFinder``:
     importing :mod:`importlib.abc` at start-up would cost more than all the
     rest of this module.
     """
 
+    def __init__(self, name: str, callback) -> None:
+        self.name = name
+        self.callback = callback
+
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != WATCHED:
+        if fullname != self.name:
             return None
         try:
             return self._watched_spec(fullname, path, target)
         except Exception:
-            _debug("could not watch the g4f import")
+            _debug(f"could not watch the import of {self.name}")
             return None
 
     def invalidate_caches(self):
         """Nothing cached; present because importlib may call it on finders."""
 
     def _watched_spec(self, fullname, path, target):
-        spec = _find_with_other_finders(self, fullname, path, target)
+        spec = _find_with_other_finders(fullname, path, target)
         loader = getattr(spec, "loader", None)
         if loader is None or not hasattr(loader, "exec_module"):
             return spec  # a namespace package or an odd loader: leave it be
-        _wrap_exec_module(loader)
+        _wrap_exec_module(loader, self)
         return spec
 
 
-def _find_with_other_finders(watcher, fullname, path, target):
-    # Ask the finders after this one, the way the import system would have.
+def _find_with_other_finders(fullname, path, target):
+    # Ask the other finders, the way the import system would have.
     for finder in list(sys.meta_path):
-        if finder is watcher or isinstance(finder, _G4FImportWatcher):
+        if isinstance(finder, _ImportWatcher):
             continue
         find_spec = getattr(finder, "find_spec", None)
         if find_spec is None:
@@ -117,10 +134,10 @@ def _find_with_other_finders(watcher, fullname, path, target):
     return None
 
 
-def _wrap_exec_module(loader) -> None:
+def _wrap_exec_module(loader, watcher: _ImportWatcher) -> None:
     # An instance attribute shadows the class method for this one loader
-    # object (file finders make a new loader per module), so g4f keeps its
-    # own loader type as __loader__ and the attribute is deleted afterwards.
+    # object (file finders make a new loader per module), so the module keeps
+    # its own loader type as __loader__ and the attribute is deleted afterwards.
     original = loader.exec_module
 
     def exec_module(module):
@@ -128,7 +145,8 @@ def _wrap_exec_module(loader) -> None:
             original(module)
         finally:
             _unwrap(loader)
-        _on_g4f_imported()
+        stop_watching(watcher.name)
+        _run(watcher.callback, watcher.name)
 
     loader.exec_module = exec_module
 
@@ -140,8 +158,14 @@ def _unwrap(loader) -> None:
         pass
 
 
+def _run(callback, name: str) -> None:
+    try:
+        callback()
+    except Exception:  # the watched module's import must never break here
+        _debug(f"the hook for {name} failed")
+
+
 def _on_g4f_imported() -> None:
-    uninstall()
     try:
         from g4f_flux_plugin._registry import autoload
 

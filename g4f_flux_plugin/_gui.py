@@ -38,16 +38,16 @@ def install() -> None:
     Wraps ``Api.get_providers`` now if the GUI backend is imported, else when
     it is.  Safe to call more than once.
     """
-    module = sys.modules.get(WATCHED)
-    if module is not None and not _initializing(module):
-        _wrap(module)
-    elif not any(isinstance(f, _GuiImportWatcher) for f in sys.meta_path):
-        sys.meta_path.insert(0, _GuiImportWatcher())
+    from _g4f_flux_plugin_autoload import watch_import
+
+    watch_import(WATCHED, lambda: _wrap(sys.modules[WATCHED]))
 
 
 def uninstall() -> None:
     """Stop waiting for the GUI backend (an installed wrapper stays)."""
-    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _GuiImportWatcher)]
+    from _g4f_flux_plugin_autoload import stop_watching
+
+    stop_watching(WATCHED)
 
 
 def with_registered_providers(listed):
@@ -127,59 +127,3 @@ def _wrap(module) -> None:
     get_providers.__doc__ = function.__doc__
     setattr(get_providers, _MARK, True)
     api.get_providers = staticmethod(get_providers)
-
-
-def _initializing(module) -> bool:
-    return getattr(getattr(module, "__spec__", None), "_initializing", False)
-
-
-class _GuiImportWatcher:
-    """A :data:`sys.meta_path` finder that wraps the GUI backend once it is imported."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname != WATCHED:
-            return None
-        try:
-            spec = self._other_spec(fullname, path, target)
-            loader = getattr(spec, "loader", None)
-            if loader is not None and hasattr(loader, "exec_module"):
-                _wrap_exec_module(loader)
-            return spec
-        except Exception:
-            logger.debug("could not watch the import of %s", WATCHED, exc_info=True)
-            return None
-
-    def invalidate_caches(self):
-        """Nothing cached; present because importlib may call it on finders."""
-
-    def _other_spec(self, fullname, path, target):
-        for finder in list(sys.meta_path):
-            if isinstance(finder, _GuiImportWatcher):
-                continue
-            find_spec = getattr(finder, "find_spec", None)
-            spec = find_spec(fullname, path, target) if find_spec is not None else None
-            if spec is not None:
-                return spec
-        return None
-
-
-def _wrap_exec_module(loader) -> None:
-    # As in the start-up hook: an instance attribute shadows the loader's
-    # method for this one module, and is deleted once the module has run.
-    original = loader.exec_module
-
-    def exec_module(module):
-        try:
-            original(module)
-        finally:
-            try:
-                del loader.exec_module
-            except AttributeError:
-                pass
-        uninstall()
-        try:
-            _wrap(module)
-        except Exception:
-            logger.debug("could not wrap g4f's GUI provider list", exc_info=True)
-
-    loader.exec_module = exec_module

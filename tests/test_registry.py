@@ -39,7 +39,7 @@ def test_hook_waits_at_startup_without_importing_anything(proc):
     state = proc.json("""
         import json, sys
         print(json.dumps({
-            "watchers": [type(f).__name__ for f in sys.meta_path].count("_G4FImportWatcher"),
+            "watchers": [getattr(f, "name", None) for f in sys.meta_path if type(f).__name__ == "_ImportWatcher"].count("g4f"),
             "imported": sorted(m for m in sys.modules if m.startswith(("g4f", "logging"))),
         }))
     """)
@@ -52,7 +52,7 @@ def test_g4f_import_registers_the_provider_without_user_code(proc):
         from g4f.Provider import {PROVIDER} as provider
         print(json.dumps({{
             "module": provider.__module__,
-            "watchers": [type(f).__name__ for f in sys.meta_path].count("_G4FImportWatcher"),
+            "watchers": [getattr(f, "name", None) for f in sys.meta_path if type(f).__name__ == "_ImportWatcher"].count("g4f"),
         }}))
     """)
     assert state == {"module": PLUGIN_MODULE, "watchers": 0}
