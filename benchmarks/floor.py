@@ -1,0 +1,96 @@
+"""The floor: the least a client can do to get one image out of the Space.
+
+Used by ``benchmarks/run.py`` as the lower bound the provider is compared with.
+It makes only the HTTP exchanges the protocol needs, over one long-lived
+aiohttp session (keep-alive), and checks nothing: no status codes, no
+retries, no limits, no cancel, no progress, no typed errors, no SSE decoder
+(it scans the body for the terminal message). It is not a client to use.
+
+``call`` protocol:  POST {prefix}/call/infer -> GET {prefix}/call/infer/{id}
+                    (event stream, read to its end) -> GET the file.
+``queue`` protocol: POST {prefix}/queue/join -> GET {prefix}/queue/data
+                    (event stream, read to its end) -> GET the file.
+
+The Space's ``fn_index``/``trigger_id``/``api_prefix`` are read from
+``/config`` once, by :meth:`FloorClient.discover`, outside any timing.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import aiohttp
+
+__all__ = ["FloorClient"]
+
+_CALL_MARK = b"event: complete\ndata: "
+_QUEUE_MARK = b'"msg":"process_completed"'
+
+
+class FloorClient:
+    """One keep-alive aiohttp session; ``call()``/``queue()`` return the image bytes."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root.rstrip("/")
+        self.prefix = ""
+        self.fn_index = 0
+        self.trigger_id = None
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            # aiohttp's defaults, as the provider's aiohttp transport uses them.
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    async def discover(self) -> "FloorClient":
+        """Read api_prefix, fn_index and trigger_id of ``infer`` from /config (once)."""
+        async with self.session.get(f"{self.root}/config") as response:
+            config = await response.json()
+        self.prefix = config.get("api_prefix") or ""
+        for index, dependency in enumerate(config["dependencies"]):
+            if dependency.get("api_name") == "infer":
+                self.fn_index = dependency.get("id", index)
+                targets = dependency.get("targets") or [[None]]
+                self.trigger_id = targets[0][0]
+                break
+        return self
+
+    async def call(self, data: list) -> bytes:
+        """One generation over the ``/call/`` protocol, image download included."""
+        base = f"{self.root}{self.prefix}/call/infer"
+        session = self.session
+        async with session.post(base, json={"data": data}) as response:
+            event_id = (await response.json())["event_id"]
+        async with session.get(f"{base}/{event_id}") as response:
+            body = await response.read()  # the server closes after complete
+        start = body.rindex(_CALL_MARK) + len(_CALL_MARK)
+        output = json.loads(body[start : body.index(b"\n", start)])
+        return await self._download(output[0]["url"])
+
+    async def queue(self, data: list) -> bytes:
+        """One generation over the queue protocol (join + data), image download included."""
+        session = self.session
+        session_hash = uuid.uuid4().hex[:12]
+        payload = {"data": data, "event_data": None, "fn_index": self.fn_index,
+                   "trigger_id": self.trigger_id, "session_hash": session_hash}
+        async with session.post(f"{self.root}{self.prefix}/queue/join", json=payload) as response:
+            await response.read()
+        url = f"{self.root}{self.prefix}/queue/data?session_hash={session_hash}"
+        async with session.get(url) as response:
+            body = await response.read()  # ends with close_stream, then the server closes
+        mark = body.index(_QUEUE_MARK)
+        start = body.rindex(b"data: ", 0, mark) + 6
+        message = json.loads(body[start : body.index(b"\n", start)])
+        return await self._download(message["output"]["data"][0]["url"])
+
+    async def _download(self, url: str) -> bytes:
+        async with self.session.get(url) as response:
+            return await response.read()
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()

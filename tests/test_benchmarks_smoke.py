@@ -1,0 +1,115 @@
+"""Smoke test of ``benchmarks/run.py``: it runs end to end and writes every section.
+
+It never asserts on a timing: benchmark numbers belong in ``benchmarks/RESULTS.md``,
+where they are reported as ratios from one run, not in pass/fail tests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "benchmarks" / "run.py"
+
+SECTIONS = (
+    "## Targets",
+    "## Latency: one generation, image download included",
+    "## Throughput:",
+    "## Memory:",
+    "## Start-up",
+    "## SSE decoding",
+)
+RATIO = re.compile(r"^(\d[\d,]*\.\d\dx|n/a)$")
+
+
+def _load_run_module():
+    spec = importlib.util.spec_from_file_location("benchmarks_run", RUN)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
+    return module
+
+
+def _table(report: str, heading: str) -> list[dict[str, str]]:
+    """The first Markdown table after ``heading``, as a list of rows keyed by column name."""
+    lines = report.split(heading, 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    block = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        block.append(line)
+    header = [cell.strip() for cell in block[0].strip("|").split("|")]
+    return [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in block[2:]]
+
+
+@pytest.mark.timeout(900)
+def test_quick_run_writes_every_section_with_ratios(tmp_path: Path) -> None:
+    pytest.importorskip("gradio")  # the replica the benchmark starts
+    output = tmp_path / "RESULTS.md"
+    completed = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--output", str(output)],
+        cwd=ROOT, capture_output=True, text=True, timeout=840,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    report = output.read_text(encoding="utf-8")
+
+    for heading in SECTIONS:
+        assert heading in report, f"missing section {heading!r}"
+    assert "`python benchmarks/run.py --quick`" in report
+    assert "- CPU:" in report and "- Versions:" in report
+
+    targets = _table(report, "## Targets")
+    assert {"what", "target", "measured", "ratio", "status"} <= set(targets[0])
+    for row in targets:
+        assert RATIO.match(row["ratio"]), row
+        assert row["status"] in ("met", "**missed**", "not yet available"), row
+    for topic in ("latency:", "throughput,", "import g4f", "start-up hook", "SSE decoder vs", "linear"):
+        assert any(row["what"].startswith(topic) or topic in row["what"] for row in targets), topic
+
+    latency = {row["contender"]: row for row in _table(report, "## Latency")}
+    for name in ("provider aiohttp/call", "provider aiohttp/queue", "provider aiohttp/queue long-lived",
+                 "floor call", "floor queue"):
+        assert name in latency, name
+        assert RATIO.match(latency[name]["vs floor (same protocol)"]), latency[name]
+        assert latency[name]["errors"] == "0", latency[name]
+    # Structural, not a timing: each floor is its own reference.
+    assert latency["floor call"]["vs floor (same protocol)"] == "1.00x"
+
+    throughput = _table(report, "## Throughput")
+    assert {row["at a time"] for row in throughput} == {"1", "8", "32"}
+    assert all(RATIO.match(row["vs floor (same protocol)"]) for row in throughput)
+
+    memory = {row["contender"]: row for row in _table(report, "## Memory")}
+    assert "floor queue" in memory and "provider aiohttp/queue" in memory
+    assert memory["floor queue"]["peak vs floor"] == "1.00x"
+
+    decoders = {row["decoder"] for row in _table(report, "## SSE decoding")}
+    assert "g4f_flux_plugin._sse" in decoders
+
+
+def test_importtime_parser_counts_outermost_plugin_modules_once() -> None:
+    # -X importtime prints children before their parent, indented by depth.
+    stderr = "\n".join([
+        "import time: self [us] | cumulative | imported package",
+        "import time:        10 |         10 |     aiohttp.helpers",
+        "import time:        20 |         30 |   g4f_flux_plugin._transports",
+        "import time:        40 |         70 | g4f_flux_plugin.providers",
+        "import time:         5 |          5 |     g4f_flux_plugin._sse",
+        "import time:        15 |         20 |   _g4f_flux_plugin_autoload",
+        "import time:       100 |        120 | site",
+        "import time:       900 |        900 | g4f",
+    ])
+    run = _load_run_module()
+    assert run.plugin_importtime_us(stderr) == 70 + 5
+    assert run.plugin_importtime_us(stderr, "g4f") == 900
+    assert run.importtime_us(stderr, lambda name: name == "_g4f_flux_plugin_autoload") == [20]
