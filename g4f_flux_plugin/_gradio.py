@@ -43,6 +43,7 @@ log = logging.getLogger("g4f_flux_plugin")
 
 PROTOCOLS = ("auto", "queue", "call")
 CANCEL_TIMEOUT = 2.0  # a cancel is a courtesy to the Space: never wait long for it
+DRAIN_TIMEOUT = 0.2  # how long the end of a finished stream is awaited (keep-alive)
 MAX_EVENT_BYTES = 1 << 20  # a result message is about 1 kB
 MAX_LINE_BYTES = 1 << 20
 
@@ -203,13 +204,14 @@ class SpaceClient:
             # decoder generator now, not in a finalizer task at garbage collection.
             async with response, aclosing(_events(response)) as events:
                 async for event in events:
-                    if event.event == "complete":
+                    if event.event in ("complete", "error"):
                         finished = True
-                        yield _image(config, _json(event.data), event_id, request)
+                        data = _json(event.data)
+                        await _drain(events)
+                        if event.event == "error":
+                            raise _call_error(data)
+                        yield _image(config, data, event_id, request)
                         return
-                    if event.event == "error":
-                        finished = True
-                        raise _call_error(_json(event.data))
                     # "generating" and "heartbeat" are not terminal.
             raise StreamCutError("the Space closed the event stream before the job ended")
         finally:
@@ -246,6 +248,7 @@ class SpaceClient:
                         continue
                     if kind == "process_completed":
                         finished = True
+                        await _drain(events)
                         yield _queue_result(config, message, event_id, request)
                         return
                     if kind == "close_stream":
@@ -296,6 +299,19 @@ async def _events(response) -> AsyncIterator[Any]:
             yield event
     except SSEError as error:
         raise SpaceProtocolError(f"unreadable event stream: {error}") from error
+
+
+async def _drain(events: AsyncIterator[Any]) -> None:
+    """Read the rest of a finished job's stream, briefly, so its connection
+    can go back to the pool: Gradio ends the stream right after the terminal
+    message (``close_stream`` follows ``process_completed``). A stream that
+    goes on, or breaks, is simply dropped when the response is closed."""
+    try:
+        async with asyncio.timeout(DRAIN_TIMEOUT):
+            async for _ in events:
+                pass
+    except Exception:  # TimeoutError or a broken tail: the result stands
+        pass
 
 
 def _json(text: str) -> Any:

@@ -46,8 +46,12 @@ class _AiohttpResponse(Response):
             raise _translate(error, self.url) from error
 
     async def aclose(self) -> None:
-        # release() would wait to drain an endless event stream; close() drops it.
-        self._response.close()
+        if self._response.content.at_eof():
+            # Fully read: the connection goes back to the pool (keep-alive).
+            self._response.release()
+        else:
+            # Unread body (an open event stream, a cancel): drop the connection.
+            self._response.close()
 
 
 class AiohttpTransport(Transport):
