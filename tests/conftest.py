@@ -291,3 +291,27 @@ def any_replica(request: pytest.FixtureRequest, start_replica: StartReplica) -> 
 # ===========================================================================
 # end of the Space replica fixtures
 # ===========================================================================
+
+
+# ===========================================================================
+# Small shared fixtures
+# ===========================================================================
+
+
+@pytest.fixture
+def closed_url() -> str:
+    """The URL of a port on 127.0.0.1 where nothing listens."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def proc(tmp_path):
+    """Runs code in fresh interpreters with a temporary HOME and a seeded g4f
+    cache (g4f's registry is process state); needs the plugin installed."""
+    from g4f_subprocess import G4FProcess, require_installed_plugin
+
+    require_installed_plugin()
+    return G4FProcess(tmp_path)

@@ -20,7 +20,6 @@ Two ways into a chain are used, both g4f's public ones:
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import uuid
 
@@ -84,14 +83,6 @@ def quota(start_replica):
 def slow(start_replica):
     """A replica that takes 4 x SLOW_STEP seconds a job."""
     return start_replica(sleep=SLOW_STEP)
-
-
-@pytest.fixture
-def closed_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import itertools
 import socket
-import time
 import tracemalloc
 
 import g4f.errors

@@ -7,7 +7,6 @@ server's side through the replica's record of ``infer`` calls.
 
 from __future__ import annotations
 
-import socket
 
 import g4f.errors
 import pytest
@@ -40,15 +39,6 @@ from _helpers import (
 )
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-def closed_url() -> str:
-    """The URL of a port on 127.0.0.1 where nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

@@ -10,26 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from g4f_subprocess import (
-    FAKE_PROVIDER,
-    PROVIDER,
-    G4FProcess,
-    make_distribution,
-    require_installed_plugin,
-)
+from g4f_subprocess import FAKE_PROVIDER, PROVIDER, make_distribution
 
 PLUGIN_MODULE = "g4f_flux_plugin.providers"
 SHADOW_IMPORTED = "a shadowing plugin must not be imported"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _installed():
-    require_installed_plugin()
-
-
-@pytest.fixture
-def proc(tmp_path) -> G4FProcess:
-    return G4FProcess(tmp_path)
 
 
 # --- the start-up hook ------------------------------------------------------

@@ -19,13 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from g4f_subprocess import (
-    FAKE_PROVIDER,
-    PROVIDER,
-    G4FProcess,
-    make_distribution,
-    require_installed_plugin,
-)
+from g4f_subprocess import FAKE_PROVIDER, PROVIDER, G4FProcess, make_distribution
 
 MODEL = "flux-schnell"
 FALLBACK = "PollinationsImage"
@@ -44,16 +38,6 @@ CHAIN = """
         "listed": {model!r} in ModelUtils.convert,
     }}))
 """
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _installed():
-    require_installed_plugin()
-
-
-@pytest.fixture
-def proc(tmp_path) -> G4FProcess:
-    return G4FProcess(tmp_path)
 
 
 def test_flux_schnell_tries_the_plugin_first_then_g4f_default(proc):
