@@ -147,6 +147,9 @@ class SpaceClient:
                 retry += 1
 
     async def _attempt(self, request: "ImageRequest | Callable[[Limits], ImageRequest]") -> AsyncIterator[Any]:
+        """One submission, after which the config is checked once if the
+        failure may come from a stale one (a Space that restarted with a new
+        layout), and the job submitted again if so."""
         from_cache = self.http.root in _config_cache
         config = await self.config()
         rediscovered = False
@@ -157,28 +160,27 @@ class SpaceClient:
                     yield item
                 return
             except _RouteMissing as missing:
-                # A Space that restarted with a new layout: discover again, once.
+                # The submit route answered 404/500: discover again, once.
                 if rediscovered:
                     raise missing.error from None
+                stale = failure = None
             except (SpaceError, SpaceProtocolError) as error:
-                # A cached fn_index may now name another function (the Space
-                # restarted with a dependency added before infer): that job
-                # runs and fails like any other, so before reporting a failure
-                # seen with a cached config, check once that it is current.
+                # A cached fn_index may now name another function (a
+                # dependency added before infer): that job runs and fails like
+                # any other, so a failure seen with a cached config is checked
+                # against a fresh one, once.
                 if rediscovered or not from_cache or isinstance(error, (JobCancelledError, StreamCutError)):
                     raise
-                stale = config
-                config = await self.config(refresh=True)
-                rediscovered = True
-                if _endpoint(config) == _endpoint(stale):
-                    raise
-                log.info("the Space's config changed (%s -> %s); submitting again",
-                         _endpoint(stale), _endpoint(config))
-                continue
+                stale, failure = config, error
             finally:
                 await job.aclose()
             config = await self.config(refresh=True)
             rediscovered = True
+            if stale is not None:
+                if _endpoint(config) == _endpoint(stale):
+                    raise failure
+                log.info("the Space's config changed (%s -> %s); submitting again",
+                         _endpoint(stale), _endpoint(config))
 
     def _job(self, config: SpaceConfig, request: ImageRequest) -> AsyncIterator[Any]:
         if self.protocol == "queue" and not config.supports_queue:
