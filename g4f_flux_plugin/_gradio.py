@@ -418,5 +418,3 @@ def clear_config_cache() -> None:
     """Forget every discovered config (tests, or a Space known to have changed)."""
     _config_cache.clear()
 
-
-ProgressCallback = Callable[[ProgressEvent], Any]

@@ -461,8 +461,8 @@ async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict:
     """Generate, download, convert if asked, embed metadata, write; return the record."""
     import asyncio
 
-    # The provider first: it imports g4f whole before the plugin's other
-    # modules, the order g4f's start-up hook for this plugin expects.
+    # Imported here, not at the top: --help and usage errors must not pay
+    # for g4f and the HTTP libraries.
     from .providers import BlackForestLabs_Flux1Schnell as Provider
     from .providers import FluxImageResponse
     from ._download import download_image
