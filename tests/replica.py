@@ -27,8 +27,11 @@ Control routes outside Gradio, for tests to check the server side:
 
 ``GET /_replica/jobs``    every infer call: prompt, seed used, width, height,
                           steps, state (running|completed|cancelled|failed),
-                          started_at, ended_at, error
-``POST /_replica/reset``  forget the recorded jobs
+                          started_at, ended_at, error, and the headers the
+                          function saw (gr.Request)
+``GET /_replica/requests`` every request the app received (method, path,
+                          headers), control routes left out
+``POST /_replica/reset``  forget the recorded jobs and requests
 ``GET /_replica/health``  gradio version, api prefix and the server's flags
 """
 
@@ -131,6 +134,7 @@ def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
         width=1024,
         height=1024,
         num_inference_steps=4,
+        request: gr.Request = None,
         progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's idiom)
     ):
         prompt = prompt or ""
@@ -139,7 +143,12 @@ def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
         # Sliders hand over floats (and Gradio accepts 3.7 for a step-1 slider).
         seed, width, height = int(seed), int(width), int(height)
         steps = int(num_inference_steps)
-        job = jobs.start(prompt=prompt, seed=seed, width=width, height=height, steps=steps)
+        # The headers the Space's own code can read (gr.Request): what a
+        # Space owner would see of the caller, token included if it leaked.
+        # Pairs, not a dict: a header sent twice must show twice.
+        headers = [list(pair) for pair in request.headers.items()] if request is not None else []
+        job = jobs.start(prompt=prompt, seed=seed, width=width, height=height, steps=steps,
+                         headers=headers)
 
         job_mode = mode
         for candidate in MODES[1:]:
@@ -227,15 +236,22 @@ def build_app(args: argparse.Namespace) -> Any:
     demo.queue(default_concurrency_limit=args.concurrency_limit, max_size=args.max_size)
 
     app = FastAPI()
+    requests_seen: list[dict[str, Any]] = []
+
 
     # Registered before the mount, so the catch-all "/" mount does not shadow them.
     @app.get("/_replica/jobs")
     def list_jobs() -> list[dict[str, Any]]:
         return jobs.jobs
 
+    @app.get("/_replica/requests")
+    def list_requests() -> list[dict[str, Any]]:
+        return requests_seen
+
     @app.post("/_replica/reset")
     def reset() -> dict[str, bool]:
         jobs.jobs.clear()
+        requests_seen.clear()
         return {"success": True}
 
     @app.get("/_replica/health")
@@ -251,7 +267,29 @@ def build_app(args: argparse.Namespace) -> Any:
     # is what the Space uses: always pass it explicitly. Gradio 4 builds /config
     # before applying the argument, so also set it on the Blocks beforehand.
     demo.show_error = args.show_error
-    return gr.mount_gradio_app(app, demo, path="/", show_error=args.show_error)
+    mounted = gr.mount_gradio_app(app, demo, path="/", show_error=args.show_error)
+    return _RequestRecorder(mounted, requests_seen)
+
+
+class _RequestRecorder:
+    """ASGI wrapper recording every HTTP request's method, path and headers:
+    what any route of the Space (not only infer) could read of the caller.
+
+    Plain ASGI rather than Starlette's BaseHTTPMiddleware, which wraps
+    ``receive`` and would change how Gradio notices a client disconnecting.
+    """
+
+    def __init__(self, app: Any, seen: list[dict[str, Any]]) -> None:
+        self.app = app
+        self.seen = seen
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/_replica/"):
+            headers = [[name.decode("latin-1"), value.decode("latin-1")]
+                       for name, value in scope.get("headers", [])]
+            self.seen.append({"method": scope["method"], "path": scope["path"],
+                              "headers": headers})
+        await self.app(scope, receive, send)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
