@@ -181,6 +181,12 @@ def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
         jobs.end(job, "completed")
         return image, seed
 
+    # `from __future__ import annotations` leaves "gr.Request" a string, and
+    # `gr` is local here: Gradio 4 resolves the hints of infer with
+    # typing.get_type_hints and fails to start (NameError). The class itself
+    # resolves on every generation.
+    infer.__annotations__["request"] = gr.Request
+
     with gr.Blocks(title="FLUX.1 [schnell]") as demo:
         with gr.Column(elem_id="col-container"):
             gr.Markdown("# FLUX.1 [schnell] (local replica)")
