@@ -39,8 +39,19 @@ class ProgressEvent:
     message: str | None = None
     event_id: str | None = None
 
-    def describe(self) -> str:
-        """A short human sentence for this event."""
+    def describe(self, image: int | None = None, images: int = 1) -> str:
+        """A short human sentence for this event.
+
+        With ``images`` > 1 (several images asked for at once), it says which
+        one it is about: ``"Image 2 of 3: Step 1 of 4"``; with one image the
+        sentence is the same as ever.
+        """
+        sentence = self._sentence()
+        if image is not None and images > 1:
+            return f"Image {image} of {images}: {sentence}"
+        return sentence
+
+    def _sentence(self) -> str:
         if self.kind == "submitted":
             return "Submitted to the Space"
         if self.kind == "queued":

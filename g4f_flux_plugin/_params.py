@@ -8,11 +8,39 @@ advertises once discovered (:class:`Limits`).
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass, replace
+from typing import Callable
 
-__all__ = ["ImageRequest", "Limits", "clamp_dimension", "clamp_steps", "normalise"]
+__all__ = [
+    "ASPECT_RATIOS", "ImageRequest", "Limits", "MAX_IMAGES", "check_count", "choose_size",
+    "clamp_dimension", "clamp_steps", "normalise", "plan_seeds",
+]
 
 MAX_SEED = 2147483647
+#: The most images one call may ask for (``n``): each is a job on the Space,
+#: and an anonymous ZeroGPU quota pays for about two a day.
+MAX_IMAGES = 4
+
+#: Named aspect ratios and their sizes: the table of g4f's own
+#: ``g4f.image.get_width_height`` (g4f 8.8.6), kept here so a g4f that lacks
+#: the helper, or knows fewer names, sizes images the same way. The sizes are
+#: then clamped like any other (``"3:2"``'s 682 is sent as 680).
+ASPECT_RATIOS: dict[str, tuple[int, int]] = {
+    "1:1": (1024, 1024),
+    "16:9": (1024, 576),
+    "9:16": (576, 1024),
+    "4:3": (1024, 768),
+    "3:4": (768, 1024),
+    "3:2": (1024, 682),
+    "2:3": (682, 1024),
+    "21:9": (1024, 440),
+    "9:21": (440, 1024),
+    "4:5": (832, 1040),
+    "5:4": (1040, 832),
+    "2:1": (1024, 512),
+    "1:2": (512, 1024),
+}
 
 
 @dataclass(frozen=True)
@@ -136,3 +164,77 @@ def parse_size(size: object) -> tuple[int, int] | None:
         return int(width), int(height)
     except ValueError:
         raise ValueError(f"size must look like '1024x768', not {size!r}") from None
+
+
+def check_count(n: object) -> int:
+    """The number of images asked for (``n``): an int in 1..:data:`MAX_IMAGES`.
+
+    ``None`` means one. Anything else (a bool, a float, a string, a number
+    out of range) is a ``ValueError``: a caller asking for 50 images must be
+    told, not silently given 4.
+    """
+    if n is None:
+        return 1
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise ValueError(f"n must be a whole number from 1 to {MAX_IMAGES}, not {n!r}")
+    if not 1 <= n <= MAX_IMAGES:
+        raise ValueError(f"n must lie in 1..{MAX_IMAGES}, not {n}")
+    return n
+
+
+def plan_seeds(
+    n: int,
+    seed: int | None,
+    randomize_seed: bool | None,
+    limits: Limits = SPACE_LIMITS,
+    rng: random.Random | None = None,
+) -> list[int | None]:
+    """The seed of each of ``n`` images, in order (``seed`` already checked).
+
+    - One image: ``[seed]``, unchanged (``None`` lets the Space pick).
+    - A given seed ``s``: ``s, s+1, ..., s+n-1``, wrapping past the Space's
+      maximum to 0 (wrapping, not clamping: clamping would repeat the maximum
+      and make two images the same).
+    - No seed, or ``randomize_seed`` true: ``n`` distinct seeds drawn here
+      from ``rng``. Drawn on this side, not left to the Space, because the
+      Space's own draws may repeat; the jobs then go with ``randomize_seed``
+      false.
+    """
+    if n == 1:
+        return [seed]
+    span = limits.max_seed + 1
+    if seed is None or randomize_seed:
+        # sample() on a range draws distinct values without building the range.
+        return list((rng or random.SystemRandom()).sample(range(span), min(n, span)))
+    return [(seed + i) % span for i in range(n)]
+
+
+def choose_size(
+    width: object,
+    height: object,
+    size: object = None,
+    aspect_ratio: object = None,
+    ratio_size: Callable[[str], "tuple[int, int] | None"] = ASPECT_RATIOS.get,
+    known_ratios: "tuple[str, ...]" = tuple(ASPECT_RATIOS),
+) -> tuple[object, object]:
+    """The (width, height) asked for, before clamping.
+
+    Precedence: ``width``/``height`` (either given), then ``size`` (``"WxH"``),
+    then ``aspect_ratio``, whose size ``ratio_size(name)`` gives (``None``
+    for a name it does not know). A given ``aspect_ratio`` is checked even
+    when a size takes precedence: an unknown name is a ``ValueError`` listing
+    ``known_ratios``. ``None``s mean the Space's default size.
+    """
+    ratio = None
+    if aspect_ratio is not None and aspect_ratio != "":
+        ratio = ratio_size(aspect_ratio) if isinstance(aspect_ratio, str) else None
+        if not ratio:
+            raise ValueError(
+                f"aspect_ratio must be one of {', '.join(known_ratios)}, not {aspect_ratio!r}"
+            )
+    if width is not None or height is not None:
+        return width, height
+    parsed = parse_size(size) if size else None
+    if parsed is not None:
+        return parsed
+    return ratio if ratio else (None, None)

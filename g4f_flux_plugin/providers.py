@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import os
+import random
 from functools import partial
 from typing import Any, AsyncIterator, Callable
 
@@ -19,14 +21,26 @@ from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMix
 from g4f.providers.helper import format_media_prompt
 from g4f.providers.response import ImageResponse, Reasoning
 
-from ._errors import SpaceProtocolError, SpaceTimeoutError
+from ._batch import run_jobs
+from ._errors import QuotaExceededError, SpaceProtocolError, SpaceTimeoutError
 from ._events import GeneratedImage, ProgressEvent
 from ._gradio import SpaceClient
 from ._http import HttpClient, origin_of
-from ._params import SPACE_LIMITS, ImageRequest, normalise, parse_size
+from ._params import (
+    ASPECT_RATIOS,
+    SPACE_LIMITS,
+    ImageRequest,
+    Limits,
+    check_count,
+    choose_size,
+    normalise,
+    plan_seeds,
+)
 from ._transports import Timeouts, Transport, make_transport
 
-__all__ = ["BlackForestLabs_Flux1Schnell", "FluxImageResponse", "FluxProgress"]
+__all__ = ["BlackForestLabs_Flux1Schnell", "FluxDone", "FluxImageResponse", "FluxProgress"]
+
+log = logging.getLogger("g4f_flux_plugin")
 
 URL_ENV = "G4F_FLUX_SCHNELL_URL"
 TOKEN_ENV = "HF_TOKEN"
@@ -46,17 +60,57 @@ class FluxProgress(Reasoning):
     """A progress status (g4f's :class:`Reasoning`, which its GUI shows live).
 
     ``event`` is the structured :class:`ProgressEvent`; ``images`` is empty so
-    ``if response.images`` loops skip it.
+    ``if response.images`` loops skip it. When several images are made at
+    once, ``image_number`` (1-based) of ``image_count`` says which one the
+    event is about, and so does the status ("Image 2 of 3: Step 1 of 4").
     """
 
-    def __init__(self, event: ProgressEvent) -> None:
-        super().__init__(status=event.describe())
+    def __init__(self, event: ProgressEvent, image_number: int = 1, image_count: int = 1) -> None:
+        super().__init__(status=event.describe(image_number, image_count))
         self.event = event
+        self.image_number = image_number
+        self.image_count = image_count
 
     @property
     def images(self) -> list[str]:
         """Always empty: a progress item carries no image."""
         return []
+
+
+class FluxDone(Reasoning):
+    """The last status of a generation, yielded right before the image item.
+
+    g4f's GUI shows, above the image, the last status it was sent; without
+    this one that is the last step's ("Step 4 of 4", "Generating"), as if the
+    image were still coming. It comes before the image, not after, so the
+    image stays the last item (what every caller that stops at the image,
+    or takes the last item, relies on) and nothing follows a ``break``.
+    ``seeds`` are the seeds of the images that follow. Not a
+    :class:`FluxProgress`: it reports no event of the Space, and
+    ``progress_callback`` does not see it. ``images`` is empty.
+    """
+
+    def __init__(self, seeds: list, failed: list | None = None) -> None:
+        super().__init__(status=_done_text(seeds, failed or []))
+        self.seeds = list(seeds)
+
+    @property
+    def images(self) -> list[str]:
+        """Always empty: the images are in the item that follows."""
+        return []
+
+
+def _done_text(seeds: list, failed: list) -> str:
+    def listed(values: list) -> str:
+        return ", ".join(str(value) for value in values)
+
+    if len(seeds) == 1 and not failed:
+        return "Done" if seeds[0] is None else f"Done: seed {seeds[0]}"
+    text = f"Done: {len(seeds)} of {len(seeds) + len(failed)} images" if failed else f"Done: {len(seeds)} images"
+    text += f", seeds {listed(seeds)}"
+    if failed:
+        text += f" (failed: seed {listed([entry['seed'] for entry in failed])})"
+    return text
 
 
 class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
@@ -72,6 +126,12 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
     ``$G4F_FLUX_TRANSPORT``), ``timeout`` (seconds for the whole generation,
     default 300), ``protocol`` (``"auto"``, ``"queue"`` or ``"call"``) and
     ``progress_callback`` (called with each :class:`ProgressEvent`).
+
+    g4f's image API: ``n`` (1..4 images, each its own job on the Space, run
+    concurrently; seeds ``s, s+1, ...`` from a given seed ``s``, wrapping past
+    the Space's maximum to 0, else distinct random seeds), ``size="WxH"`` and
+    ``aspect_ratio`` (``"16:9"``: the size g4f's own ``get_width_height``
+    gives; used when neither width nor height nor size is given).
     """
 
     label = "Black Forest Labs FLUX.1-schnell"
@@ -125,6 +185,8 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         num_inference_steps: int | None = None,
         seed: int | None = None,
         randomize_seed: bool | None = None,
+        n: int | None = None,
+        aspect_ratio: str | None = None,
         proxy: str | None = None,
         api_key: str | None = None,
         api_base: str | None = None,
@@ -134,16 +196,27 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         progress_callback: Callable[[ProgressEvent], Any] | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
-        """Generate one image; yield :class:`FluxProgress` items, then one
-        :class:`FluxImageResponse` whose ``options`` hold the seed the Space used."""
+        """Generate ``n`` images (default 1); yield :class:`FluxProgress` items,
+        then a :class:`FluxDone` status, then one :class:`FluxImageResponse`
+        with every URL, in seed order.
+
+        Its ``options`` hold ``seed`` (the first image's, as the Space used
+        it), ``seeds`` (each image's), ``failed`` (``[{"seed", "error"}]``: the
+        images that failed when others did not), the size and steps as sent,
+        ``randomize_seed`` and ``model``. When every image fails, the error of
+        a single generation is raised, a quota error first.
+        """
         # Everything is checked before the first request.
         model = cls.check_model(model)
+        count = check_count(n)
         if prompt is None and not messages:
             raise ValueError("a prompt is needed: pass prompt= or a user message")
         text = format_media_prompt(messages, prompt)
-        if width is None and height is None and kwargs.get("size"):
-            width, height = parse_size(kwargs["size"]) or (None, None)
-        build = partial(normalise, text, width, height, num_inference_steps, seed, randomize_seed)
+        width, height = choose_size(width, height, kwargs.get("size"), aspect_ratio,
+                                    _aspect_ratio_size, tuple(ASPECT_RATIOS))
+        # Keywords, so that each of several jobs can override seed and randomize_seed.
+        build = partial(normalise, text, width=width, height=height, steps=num_inference_steps,
+                        seed=seed, randomize_seed=randomize_seed)
         build(limits=SPACE_LIMITS)
         root = cls.space_root(api_base)
         budget = cls.default_timeout if timeout is None else float(timeout)
@@ -154,38 +227,140 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
 
         deadline = asyncio.get_running_loop().time() + budget
         client = SpaceClient(HttpClient(chosen, root, token), protocol=protocol, deadline=deadline)
-        job = client.generate(lambda limits: build(limits=limits))
+        requests = _job_requests(count, build)
+        stream = run_jobs(client, requests)
+        images: dict[int, GeneratedImage] = {}
+        failures: dict[int, BaseException] = {}
         try:
-            while True:
+            while len(images) + len(failures) < count:
                 try:
                     async with asyncio.timeout_at(deadline):
-                        item = await anext(job)
-                except StopAsyncIteration:
-                    raise SpaceProtocolError("the generation ended without an image") from None
+                        index, item = await anext(stream)
                 except TimeoutError as error:
-                    raise SpaceTimeoutError(f"no image from {root} within {budget:g} s") from error
+                    # The stream has cancelled every job still running.
+                    for i in range(count):
+                        if i not in images and i not in failures:
+                            failures[i] = SpaceTimeoutError(f"no image from {root} within {budget:g} s")
+                            failures[i].__cause__ = error
+                    break
                 if isinstance(item, GeneratedImage):
-                    yield _image_response(item, model)
-                    return
-                if progress_callback is not None:
-                    outcome = progress_callback(item)
-                    if inspect.isawaitable(outcome):
-                        await outcome
-                yield FluxProgress(item)
+                    images[index] = item
+                elif isinstance(item, BaseException):
+                    if not isinstance(item, Exception):
+                        raise item  # KeyboardInterrupt and the like: not a job's failure
+                    failures[index] = item
+                else:
+                    if progress_callback is not None:
+                        outcome = progress_callback(item)
+                        if inspect.isawaitable(outcome):
+                            await outcome
+                    yield FluxProgress(item, index + 1, count)
+            if not images:
+                raise _first_failure(failures, requests)
+            failed = _report_failures(failures, requests, count)
+            found = [images[i] for i in sorted(images)]
+            yield FluxDone([image.seed for image in found], failed)
+            yield _image_response(found, model, failed)
         finally:
-            # Closing the job cancels it on the Space if it has not ended.
-            await job.aclose()
+            # Closing the stream cancels on the Space every job not yet ended.
+            await stream.aclose()
             if owned:
                 await chosen.aclose()
 
 
-def _image_response(image: GeneratedImage, model: str) -> FluxImageResponse:
-    request: ImageRequest = image.request
+class _SeedPlan:
+    """The seeds of ``count`` images, planned once per set of Space limits, so
+    that all jobs agree (random seeds are drawn once) whichever job learns the
+    Space's ``/config`` first."""
+
+    def __init__(self, count: int, build: Callable[..., ImageRequest]) -> None:
+        self.count = count
+        self.build = build
+        self.rng = random.SystemRandom()
+        self.plans: dict[Limits, list] = {}
+        self.latest: list | None = None
+
+    def __call__(self, limits: Limits) -> list:
+        if limits not in self.plans:
+            # The base request checks the seed against the Space's own range
+            # and applies the single-image rules (no seed and no randomising: 0).
+            base = self.build(limits=limits)
+            self.plans[limits] = plan_seeds(self.count, base.seed, base.randomize_seed, limits, self.rng)
+        self.latest = self.plans[limits]
+        return self.latest
+
+    def seed_of(self, index: int) -> Any:
+        """The seed job ``index`` was (or would have been) sent with."""
+        return (self.latest or self(SPACE_LIMITS))[index]
+
+
+class _JobRequest:
+    """Job ``index``'s request, as a function of the Space's limits."""
+
+    def __init__(self, index: int, plan: _SeedPlan) -> None:
+        self.index = index
+        self.plan = plan
+
+    def __call__(self, limits: Limits) -> ImageRequest:
+        if self.plan.count == 1:
+            return self.plan.build(limits=limits)  # exactly the single-image request
+        # Several images: the seed is chosen here (see plan_seeds), so the
+        # Space must not randomise it again.
+        seed = self.plan(limits)[self.index]
+        return self.plan.build(seed=seed, randomize_seed=False, limits=limits)
+
+
+def _job_requests(count: int, build: Callable[..., ImageRequest]) -> list[_JobRequest]:
+    plan = _SeedPlan(count, build)
+    return [_JobRequest(index, plan) for index in range(count)]
+
+
+def _aspect_ratio_size(name: str) -> "tuple[int, int] | None":
+    """The size g4f gives a named aspect ratio (``g4f.image.get_width_height``),
+    else the plugin's copy of g4f 8.8.6's table, for a g4f without the helper
+    or one that does not know the name."""
+    try:
+        from g4f.image import get_width_height
+
+        width, height = get_width_height(name)
+    except Exception:  # missing, or another signature: the table stands in
+        width = height = None
+    if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        return width, height
+    return ASPECT_RATIOS.get(name)
+
+
+def _first_failure(failures: dict[int, BaseException], requests: list[_JobRequest]) -> BaseException:
+    """What a single generation would raise: a quota error first (so g4f's
+    fallback chains move on to another provider), else the first image's."""
+    order = sorted(failures, key=lambda i: (not isinstance(failures[i], QuotaExceededError), i))
+    error = failures[order[0]]
+    if len(failures) > 1:
+        for i in order[1:]:
+            error.add_note(f"image {i + 1} (seed {requests[i].plan.seed_of(i)}) failed too: "
+                           f"{type(failures[i]).__name__}: {failures[i]}")
+    return error
+
+
+def _report_failures(failures: dict[int, BaseException], requests: list[_JobRequest], count: int) -> list[dict]:
+    failed = []
+    for i in sorted(failures):
+        seed = requests[i].plan.seed_of(i)
+        error = f"{type(failures[i]).__name__}: {failures[i]}"
+        log.warning("image %d of %d (seed %s) failed, the others are returned: %s", i + 1, count, seed, error)
+        failed.append({"seed": seed, "error": error})
+    return failed
+
+
+def _image_response(images: list[GeneratedImage], model: str, failed: list[dict]) -> FluxImageResponse:
+    request: ImageRequest = images[0].request
     return FluxImageResponse(
-        [image.url],
+        [image.url for image in images],
         request.prompt,
         {
-            "seed": image.seed,
+            "seed": images[0].seed,
+            "seeds": [image.seed for image in images],
+            "failed": failed,
             "width": request.width,
             "height": request.height,
             "num_inference_steps": request.steps,
@@ -193,5 +368,3 @@ def _image_response(image: GeneratedImage, model: str) -> FluxImageResponse:
             "model": model,
         },
     )
-
-
