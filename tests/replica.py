@@ -22,6 +22,8 @@ override the server-wide ``--mode`` for one job with a marker:
 ``[[exception]]``  raise a plain ``RuntimeError`` (hidden unless ``--show-error``)
 ``[[info]]``       emit ZeroGPU-like ``gr.Info``/``gr.Warning`` toasts, then succeed
 ``[[sleep=X]]``    sleep X seconds per step instead of ``--sleep``
+``[[quota_seed=N]]``, ``[[exception_seed=N]]``  that mode for the job whose seed is N
+                   only (several images of one prompt, one of them failing)
 
 Control routes outside Gradio, for tests to check the server side:
 
@@ -68,6 +70,7 @@ WARNING_MESSAGE = "GPU task is exceeding its requested duration and might be abo
 
 MODES = ("normal", "quota", "exception", "info")
 _SLEEP_MARKER = re.compile(r"\[\[sleep=([0-9]*\.?[0-9]+)\]\]")
+_SEED_MARKER = re.compile(r"\[\[(quota|exception)_seed=([0-9]+)\]\]")
 
 #: Examples shown under the prompt, as on the Space.
 EXAMPLES = [
@@ -153,6 +156,9 @@ def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
         job_mode = mode
         for candidate in MODES[1:]:
             if f"[[{candidate}]]" in prompt:
+                job_mode = candidate
+        for candidate, marked in _SEED_MARKER.findall(prompt):
+            if int(marked) == seed:
                 job_mode = candidate
         marker = _SLEEP_MARKER.search(prompt)
         step_sleep = float(marker.group(1)) if marker else sleep
