@@ -15,7 +15,10 @@ from typing import Any
 from ._errors import SpaceProtocolError
 from ._params import SPACE_LIMITS, Limits
 
-__all__ = ["SpaceConfig", "parse_config"]
+__all__ = ["PUBLIC_SPACE_URL", "SpaceConfig", "parse_config"]
+
+#: The root of the public Space black-forest-labs/FLUX.1-schnell.
+PUBLIC_SPACE_URL = "https://black-forest-labs-flux-1-schnell.hf.space"
 
 # Queue protocols whose messages this client reads (Gradio 4.x late and later).
 QUEUE_PROTOCOLS = frozenset({"sse_v3"})

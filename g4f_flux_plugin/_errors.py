@@ -139,7 +139,13 @@ _QUOTA_TITLE = re.compile(r"quota", re.IGNORECASE)
 _QUOTA_TEXT = re.compile(
     r"exceeded your .*?(quota|limit)|reached its GPU limit|runs limit", re.IGNORECASE
 )
-_TRY_AGAIN = re.compile(r"try again in\s+(?:(\d+):)?(\d+):(\d+)", re.IGNORECASE)
+# The wait is Python's str(timedelta) ("0:05:12", "23:59:09.5", "1 day,
+# 0:00:05", "3 days, 1:02:03"), after "Try again in" or, in the older wording,
+# "... or retry in". "M:SS" is accepted too.
+_TRY_AGAIN = re.compile(
+    r"(?:try again|retry) in\s+(?:(\d+) days?,\s*)?(?:(\d+):)?(\d+):(\d+(?:\.\d+)?)",
+    re.IGNORECASE,
+)
 _TAG = re.compile(r"<[^>]{0,500}>")
 
 
@@ -154,12 +160,14 @@ def _describe(message: str | None, title: str | None) -> str:
 
 
 def parse_retry_after(message: str) -> float | None:
-    """Seconds in "Try again in H:MM:SS" (or "M:SS"), or ``None``."""
+    """Seconds in ZeroGPU's "Try again in [N day(s), ]H:MM:SS[.ffffff]" (or the
+    older "retry in H:MM:SS", or "M:SS"), or ``None`` when the text gives no wait."""
     match = _TRY_AGAIN.search(message)
     if not match:
         return None
-    hours, minutes, seconds = (int(part) if part else 0 for part in match.groups())
-    return float(hours * 3600 + minutes * 60 + seconds)
+    days, hours, minutes, seconds = match.groups()
+    return (int(days or 0) * 86400 + int(hours or 0) * 3600 + int(minutes) * 60
+            + float(seconds))
 
 
 def error_from_space(message: object, title: object = None) -> SpaceError | QuotaExceededError:

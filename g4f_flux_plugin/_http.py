@@ -1,22 +1,39 @@
 """HTTP on top of a transport: headers, the token's scope, redirects, limits.
 
+The token travels as ``X-HF-Authorization: Bearer <token>``, the header
+Hugging Face's proxy authenticates with and strips before the request reaches
+the Space's own code (gradio_client does the same since 1.11.1).
+``Authorization`` is never used: the proxy passes it on, and any function of
+the Space could read it from ``gr.Request``.
+
 The token is attached per request, and only when the request's origin
 (scheme, host, port) is the Space's own: a redirect or a file URL pointing
-anywhere else gets no ``Authorization`` header. Only ``http`` and ``https``
-URLs are requested at all.
+anywhere else gets none. Over plain ``http`` it goes to a loopback host only
+(a local replica, an SSH tunnel), never in clear text across a network. Only
+``http`` and ``https`` URLs are requested at all.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import logging
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from . import __version__
 from ._errors import SpaceProtocolError, error_from_status
 from ._transports import Response, Transport
 
-__all__ = ["HttpClient", "origin_of"]
+__all__ = ["HttpClient", "USER_AGENT", "choose_token", "is_loopback", "origin_of"]
+
+log = logging.getLogger(__package__)
+
+#: Names the caller, so the Space's owner and Hugging Face can tell what calls them.
+USER_AGENT = f"g4f-flux-plugin/{__version__}"
+#: Hugging Face's proxy consumes this header and strips it (see the module docstring).
+TOKEN_HEADER = "x-hf-authorization"
 
 MAX_JSON_BYTES = 1 << 20  # /config of the Space is about 50 kB
 MAX_REDIRECTS = 5
@@ -36,6 +53,55 @@ def origin_of(url: str) -> tuple[str, str, int]:
     return scheme, parts.hostname.lower(), port
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine: ``localhost``, 127.0.0.0/8 or ``::1``."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _cleartext(url: str) -> bool:
+    """Whether a token sent to ``url`` would cross a network unencrypted."""
+    scheme, host, _ = origin_of(url)
+    return scheme == "http" and not is_loopback(host)
+
+
+def choose_token(root: str, explicit: str | None, environment: str | None) -> str | None:
+    """The token to send to the Space at ``root``, or ``None``.
+
+    ``explicit`` is a token the user passed (``api_key=``, ``--token``);
+    ``environment`` one found in ``$HF_TOKEN``. Over plain ``http`` to a host
+    that is not loopback, an explicit token is a ``ValueError`` (the user asked
+    for something unsafe, and is told before any request), while a token from
+    the environment is quietly left out: the user never asked to send it there.
+    """
+    if explicit:
+        if _cleartext(root):
+            raise ValueError(
+                f"refusing to send the Hugging Face token to {origin_label(root)} over plain "
+                "http: it would cross the network in clear text. Use an https:// address, or "
+                "a loopback one (127.0.0.1, ::1, localhost) for a local replica or a tunnel."
+            )
+        return explicit
+    if environment:
+        if _cleartext(root):
+            log.debug("not sending $HF_TOKEN to %s: plain http to a host that is not loopback",
+                      origin_label(root))
+            return None
+        return environment
+    return None
+
+
+def origin_label(url: str) -> str:
+    """``scheme://host:port`` of ``url``, for messages (IPv6 hosts in brackets)."""
+    scheme, host, port = origin_of(url)
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{port}"
+
+
 class HttpClient:
     """Requests to one Space over one transport, with the token kept in scope."""
 
@@ -43,6 +109,9 @@ class HttpClient:
         self.transport = transport
         self.root = root.rstrip("/")
         self._origin = origin_of(self.root)
+        if token and _cleartext(self.root):
+            # choose_token() decides for callers; this guards every other path.
+            raise ValueError(f"refusing to send a token to {origin_label(self.root)} over plain http")
         self._token = token
 
     def __repr__(self) -> str:  # the token never appears in a repr
@@ -50,9 +119,10 @@ class HttpClient:
 
     def headers_for(self, url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         """Headers for a request to ``url``: the token only on the Space's origin."""
-        headers = {"x-gradio-user": "api", "accept-encoding": "gzip, deflate"}
+        headers = {"user-agent": USER_AGENT, "x-gradio-user": "api",
+                   "accept-encoding": "gzip, deflate"}
         if self._token and origin_of(url) == self._origin:
-            headers["authorization"] = f"Bearer {self._token}"
+            headers[TOKEN_HEADER] = f"Bearer {self._token}"
         if extra:
             headers.update(extra)
         return headers

@@ -435,7 +435,18 @@ class Settings:
         self.height = args.height
         self.steps = args.steps
         self.api_base = args.api_base
-        self.token = args.token or os.environ.get("HF_TOKEN") or None
+        from ._config import PUBLIC_SPACE_URL
+        from ._http import choose_token
+
+        # An explicit --token over plain http to another machine was refused
+        # in main(); a $HF_TOKEN is simply not sent there.
+        root = (args.api_base or os.environ.get("G4F_FLUX_SCHNELL_URL") or PUBLIC_SPACE_URL).strip()
+        try:
+            self.token = choose_token(root, args.token, os.environ.get("HF_TOKEN"))
+        except ValueError:
+            raise
+        except Exception:  # not an http(s) URL: the provider refuses it in plain words
+            self.token = None
         self.transport = args.transport
         self.protocol = args.protocol
         self.timeout = args.timeout
@@ -614,7 +625,8 @@ def explain(error: BaseException, settings: Settings | None = None) -> tuple[int
         delay = getattr(error, "retry_after", None)
         if delay is not None:
             # The Space's "Try again in 0:05:12." becomes "try again in 5 min 12 s".
-            message = re.sub(r"\s*try again in [0-9:]+\.?", "", message, flags=re.IGNORECASE).rstrip(" .")
+            message = re.sub(r"\s*(?:or\s+)?(?:try again|retry) in (?:\d+ days?,\s*)?[0-9:.]*[0-9]\.?",
+                             "", message, flags=re.IGNORECASE).rstrip(" .")
             message += f"; try again in {_wait_text(delay)}"
         if settings is not None and not settings.token:
             message += " (with a Hugging Face token, --token or HF_TOKEN, the quota is larger)"
@@ -687,12 +699,26 @@ def _check_api_base(url: str | None) -> None:
         raise UsageError(f"--api-base must be an http(s) URL, not {url!r}")
 
 
+def _check_token(args: argparse.Namespace) -> None:
+    """Refuse ``--token`` with a plain-http Space on another machine, before any request."""
+    root = args.api_base or os.environ.get("G4F_FLUX_SCHNELL_URL")
+    if not (args.token and root):
+        return
+    from ._http import choose_token
+
+    try:
+        choose_token(root.strip(), args.token, None)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command; return its exit status (see ``g4f-flux --help``)."""
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
     try:
         _check_api_base(args.api_base)
+        _check_token(args)
         jobs, skipped, fmt = plan_jobs(args)
     except UsageError as error:
         parser.error(str(error))

@@ -25,7 +25,7 @@ from ._batch import run_jobs
 from ._errors import QuotaExceededError, SpaceProtocolError, SpaceTimeoutError
 from ._events import GeneratedImage, ProgressEvent
 from ._gradio import SpaceClient
-from ._http import HttpClient, origin_of
+from ._http import HttpClient, choose_token, origin_of
 from ._params import (
     ASPECT_RATIOS,
     SPACE_LIMITS,
@@ -222,8 +222,10 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         budget = cls.default_timeout if timeout is None else float(timeout)
         if not budget > 0:
             raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
+        # X-HF-Authorization, on the Space's origin only; never over plain http
+        # to another machine (an explicit api_key there is a ValueError).
+        token = choose_token(root, api_key, os.environ.get(TOKEN_ENV))
         chosen, owned = make_transport(transport, proxy=proxy, timeouts=Timeouts())
-        token = api_key or os.environ.get(TOKEN_ENV) or None
 
         deadline = asyncio.get_running_loop().time() + budget
         client = SpaceClient(HttpClient(chosen, root, token), protocol=protocol, deadline=deadline)

@@ -202,6 +202,12 @@ class RecordingProxy:
 
     upstream: str
     respond: Callable[[web.Request], Any] | None = None
+    #: Headers recorded but not passed on (Hugging Face's proxy consumes
+    #: X-HF-Authorization this way).
+    consume: tuple[str, ...] = ()
+    #: Send X-Forwarded-Host/-Proto naming the proxy, as HF's front does, so
+    #: the URLs Gradio writes (file URLs) point back through the proxy.
+    forwarded: bool = False
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -241,7 +247,10 @@ class RecordingProxy:
             answer = self.respond(request)
             if answer is not None:
                 return answer
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        dropped = _HOP_BY_HOP | {name.lower() for name in self.consume}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in dropped}
+        if self.forwarded:
+            headers.update({"x-forwarded-host": urlsplit(self.url).netloc, "x-forwarded-proto": "http"})
         assert self._session is not None
         async with self._session.request(request.method, self.upstream + request.path_qs, headers=headers,
                                          data=body or None, allow_redirects=False) as upstream:
@@ -271,6 +280,8 @@ class ForwardProxy:
     """
 
     targets: list[str] = field(default_factory=list)
+    #: Each request's head as the proxy received it (request line and headers).
+    heads: list[bytes] = field(default_factory=list)
     url: str = ""
     _server: asyncio.AbstractServer | None = None
     _tasks: set[asyncio.Task] = field(default_factory=set)
@@ -301,6 +312,7 @@ class ForwardProxy:
             line, _, rest = head.partition(b"\r\n")
             method, target, version = line.decode("latin-1").split(" ", 2)
             self.targets.append(f"{method} {target}")
+            self.heads.append(head)
             if method == "CONNECT":
                 host, _, port = target.rpartition(":")
                 upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))

@@ -88,6 +88,11 @@ class Replica:
         """
         return self._get_json("/_replica/jobs")
 
+    def requests(self) -> list[dict[str, Any]]:
+        """Every request the app received (``GET /_replica/requests``), oldest first:
+        ``method``, ``path`` and ``headers`` (``[name, value]`` pairs, lower-case names)."""
+        return self._get_json("/_replica/requests")
+
     def reset(self) -> None:
         """Forget the recorded jobs (``POST /_replica/reset``)."""
         self._get_json("/_replica/reset", method="POST")

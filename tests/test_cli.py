@@ -446,8 +446,8 @@ async def test_download_sends_the_token_only_to_the_space_and_follows_redirects(
                                       "https://space.example/file=a.webp")
     assert (data, kind) == (image, "webp")
     (first_url, first), (second_url, second) = transport.seen
-    assert first["authorization"] == "Bearer hf_secret"
-    assert "authorization" not in second and second_url.startswith("https://cdn.example/")
+    assert first["x-hf-authorization"] == "Bearer hf_secret" and "authorization" not in first
+    assert "x-hf-authorization" not in second and second_url.startswith("https://cdn.example/")
 
 
 @pytest.mark.parametrize("body, limit, says", [

@@ -153,6 +153,10 @@ def test_retry_after_parsing():
     assert parse("try again in 5:12") == 312.0
     assert parse("Try again in 2:00:00") == 7200.0
     assert parse("Try again later") is None
+    assert parse("Try again in 1 day, 0:00:05.") == 86405.0
+    assert parse("... to get more quotas or retry in 0:06:53") == 413.0
+    assert parse("Try again in 0:00:01.250000.") == 1.25
+    assert parse("You have exceeded your ZeroGPU runs limit.") is None  # no wait given
     assert _errors.parse_retry_after_header("12") == 12.0
     assert _errors.parse_retry_after_header(" 3 ") == 3.0
     assert _errors.parse_retry_after_header("Wed, 21 Oct 2015 07:28:00 GMT") is None

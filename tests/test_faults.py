@@ -473,7 +473,8 @@ async def test_file_url_on_another_host(space, foreign, combo):
     outcome = await run(space, combo, api_key="hf_faultmatrixtoken")
     expect_image(outcome, space, url=f"{foreign.root}/gradio_api/file={IMAGE_PATH}")
     assert foreign.requests == []  # the provider yields the URL, it never fetches it
-    assert all(r.headers.get("authorization") == "Bearer hf_faultmatrixtoken" for r in space.requests)
+    assert all(r.headers.get("x-hf-authorization") == "Bearer hf_faultmatrixtoken"
+               and "authorization" not in r.headers for r in space.requests)
 
 
 # -- deadlines, timeouts and backoff ---------------------------------------------

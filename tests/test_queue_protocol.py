@@ -427,4 +427,5 @@ async def test_token_and_gradio_headers_reach_the_space(recorder, monkeypatch, t
     assert recorder.to("/config", "GET") and recorder.to("/queue/join")
     for request in recorder.requests:
         assert request.headers.get("x-gradio-user") == "api", request.path
-        assert request.headers.get("authorization") == (f"Bearer {sent}" if sent else None), request.path
+        assert request.headers.get("x-hf-authorization") == (f"Bearer {sent}" if sent else None), request.path
+        assert "authorization" not in request.headers, request.path

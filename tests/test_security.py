@@ -51,7 +51,10 @@ def no_ambient_token(monkeypatch):
 
 
 def authorizations(server) -> list[str | None]:
-    return [recorded.headers.get("authorization") for recorded in server.requests]
+    """The token header of each request; ``Authorization`` must never be sent
+    (Hugging Face's proxy would pass it on to the Space's own code)."""
+    assert all("authorization" not in recorded.headers for recorded in server.requests)
+    return [recorded.headers.get("x-hf-authorization") for recorded in server.requests]
 
 
 def assert_token_only_at(space, *others) -> None:
@@ -83,15 +86,17 @@ class _NoTransport(AiohttpTransport):
 def test_headers_for_scopes_the_token_to_the_space_origin(url, gets_token):
     http = HttpClient(_NoTransport(), "https://space.hf.space", TOKEN)
     headers = http.headers_for(url)
-    assert ("authorization" in headers) is gets_token
+    assert "authorization" not in headers
+    assert ("x-hf-authorization" in headers) is gets_token
     if gets_token:
-        assert headers["authorization"] == f"Bearer {TOKEN}"
-    assert TOKEN not in str({k: v for k, v in headers.items() if k != "authorization"})
+        assert headers["x-hf-authorization"] == f"Bearer {TOKEN}"
+    assert TOKEN not in str({k: v for k, v in headers.items() if k != "x-hf-authorization"})
 
 
 def test_headers_for_without_a_token():
     http = HttpClient(_NoTransport(), "https://space.hf.space", None)
-    assert "authorization" not in http.headers_for("https://space.hf.space/config")
+    headers = http.headers_for("https://space.hf.space/config")
+    assert "authorization" not in headers and "x-hf-authorization" not in headers
 
 
 @pytest.mark.parametrize("source", ["api_key", "env"])
@@ -122,7 +127,7 @@ async def test_no_token_to_a_file_url_on_another_host(space, foreign, combo, mon
     assert_token_only_at(space)
     # and if a caller fetches it with the provider's client, no token goes along
     http = HttpClient(_NoTransport(), space.root, TOKEN)
-    assert "authorization" not in http.headers_for(outcome.image.urls[0])
+    assert "x-hf-authorization" not in http.headers_for(outcome.image.urls[0])
 
 
 @pytest.mark.parametrize("status", [301, 302, 303, 307, 308])

@@ -8,27 +8,47 @@ from typing import AsyncIterator, Mapping
 import aiohttp
 
 from .._errors import SpaceConnectError, SpaceConnectionError
+from . import _failures as failures
+from ._failures import os_reason
 from .base import Response, Timeouts, Transport
 
 __all__ = ["AiohttpTransport"]
 
 # Errors raised before anything reached the server: always safe to retry.
-_CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ClientProxyConnectionError)
+_CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ClientProxyConnectionError,
+                   aiohttp.ConnectionTimeoutError)
 
 
 def _translate(error: BaseException, url: str) -> Exception:
-    if isinstance(error, _CONNECT_ERRORS) or isinstance(error, aiohttp.ConnectionTimeoutError):
-        return SpaceConnectError(f"cannot connect to {_origin(url)}: {type(error).__name__}")
+    origin, host = _origin(url)
+    if isinstance(error, _CONNECT_ERRORS):
+        return SpaceConnectError(f"cannot connect to {origin}: {_connect_reason(error, host)}")
     if isinstance(error, (asyncio.TimeoutError, aiohttp.SocketTimeoutError)):
-        return SpaceConnectionError(f"{_origin(url)} sent nothing for too long (read timeout)")
-    return SpaceConnectionError(f"connection to {_origin(url)} broke: {type(error).__name__}: {error}")
+        return SpaceConnectionError(f"{origin} sent nothing for too long (read timeout)")
+    if isinstance(error, aiohttp.ServerDisconnectedError):
+        return SpaceConnectionError(f"{origin} closed the connection before answering")
+    reason = os_reason(getattr(error, "os_error", None) or error, host) or str(error) or type(error).__name__
+    return SpaceConnectionError(f"connection to {origin} broke: {reason}")
 
 
-def _origin(url: str) -> str:
+def _connect_reason(error: BaseException, host: str) -> str:
+    if isinstance(error, aiohttp.ClientProxyConnectionError):
+        return f"{failures.PROXY} ({os_reason(error.os_error, host) or error.os_error})"
+    if isinstance(error, aiohttp.ConnectionTimeoutError):
+        return failures.TIMED_OUT
+    if isinstance(error, aiohttp.ClientConnectorCertificateError):
+        return os_reason(error.certificate_error, host) or failures.tls_reason(host, None)
+    return os_reason(error.os_error, host) or str(error.os_error)
+
+
+def _origin(url: str) -> tuple[str, str]:
     from yarl import URL
 
     parsed = URL(url)
-    return f"{parsed.scheme}://{parsed.host}:{parsed.port}" if parsed.host else url
+    if not parsed.host:
+        return url, ""
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    return f"{parsed.scheme}://{host}:{parsed.port}", parsed.host
 
 
 class _AiohttpResponse(Response):

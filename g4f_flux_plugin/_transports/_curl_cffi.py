@@ -12,33 +12,69 @@ from __future__ import annotations
 import asyncio
 from contextlib import aclosing
 from typing import AsyncIterator, Mapping
+from urllib.parse import urlsplit
 
 from curl_cffi import CurlError
 from curl_cffi.requests import AsyncSession
 from curl_cffi.requests import exceptions as curl_errors
 
 from .._errors import SpaceConnectError, SpaceConnectionError
+from . import _failures as failures
 from .base import Response, Timeouts, Transport
 
 __all__ = ["CurlCffiTransport"]
 
 
 def _translate(error: BaseException, url: str) -> Exception:
-    origin = url.split("/", 3)[:3]
-    where = "/".join(origin)
-    if isinstance(error, (curl_errors.ConnectTimeout, curl_errors.DNSError, curl_errors.ProxyError)) or (
-        isinstance(error, curl_errors.ConnectionError)
-        and getattr(error, "code", None) in (6, 7)  # CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_CONNECT
-    ) or (
+    where = "/".join(url.split("/", 3)[:3])
+    host = urlsplit(url).hostname or ""
+    reason = _connect_reason(error, host)
+    if reason is not None:
+        return SpaceConnectError(f"cannot connect to {where}: {reason}")
+    if isinstance(error, curl_errors.Timeout):
+        return SpaceConnectionError(f"{where} sent nothing for too long (read timeout)")
+    code = getattr(error, "code", None)
+    detail = _BROKEN.get(int(code)) if isinstance(code, int) else None
+    return SpaceConnectionError(f"connection to {where} broke: {detail or type(error).__name__}")
+
+
+# libcurl's error codes (include/curl/curl.h) for a connection that never
+# carried a request, in plain words. 7 (CURLE_COULDNT_CONNECT) is what a
+# refused connection gives; libcurl only says "Could not connect to server".
+_NO_CONNECTION = {
+    5: f"{failures.PROXY} (its host was not found)",
+    6: failures.HOST_NOT_FOUND,
+    7: failures.REFUSED,
+    35: "TLS handshake failed",
+    97: failures.PROXY,
+}
+_BROKEN = {52: "the server closed the connection without answering", 55: "sending failed",
+           56: failures.RESET}
+_CERTIFICATE = (51, 58, 60, 77, 83, 90, 91)  # peer verification and certificate problems
+
+
+def _connect_reason(error: BaseException, host: str) -> str | None:
+    text = str(error)
+    code = getattr(error, "code", None)
+    code = int(code) if isinstance(code, int) else None
+    if isinstance(error, curl_errors.Timeout):
         # curl_cffi maps every CURLE_OPERATION_TIMEDOUT to Timeout; libcurl's
         # text tells the connect phase apart ("Connection timed out after N
         # milliseconds", lib/connect.c) from silence on an open connection.
-        isinstance(error, curl_errors.Timeout) and "Connection timed out" in str(error)
-    ):
-        return SpaceConnectError(f"cannot connect to {where}: {type(error).__name__}")
-    if isinstance(error, curl_errors.Timeout):
-        return SpaceConnectionError(f"{where} sent nothing for too long (read timeout)")
-    return SpaceConnectionError(f"connection to {where} broke: {type(error).__name__}")
+        return failures.TIMED_OUT if "Connection timed out" in text or isinstance(
+            error, curl_errors.ConnectTimeout) else None
+    if isinstance(error, curl_errors.DNSError) or code == 6:
+        return failures.HOST_NOT_FOUND
+    if code == 7 and ("unreachable" in text.lower() or "no route" in text.lower()):
+        return failures.UNREACHABLE
+    if code in _CERTIFICATE:
+        detail = text.split("curl: (", 1)[-1].split(") ", 1)[-1].split(". See ", 1)[0]
+        return failures.tls_reason(host, detail[:200] or None)
+    if code in _NO_CONNECTION:
+        return _NO_CONNECTION[code]
+    if isinstance(error, curl_errors.ProxyError):
+        return failures.PROXY
+    return None
 
 
 class _CurlResponse(Response):
