@@ -1,6 +1,6 @@
 """The floor: the least a client can do to get one image out of the Space.
 
-Used by ``benchmarks/run.py`` as the lower bound the provider is compared with.
+Used by the benchmark as the lower bound the provider is compared with.
 It makes only the HTTP exchanges the protocol needs, over one long-lived
 aiohttp session (keep-alive), and checks nothing: no status codes, no
 retries, no limits, no cancel, no progress, no typed errors, no SSE decoder
@@ -13,6 +13,11 @@ retries, no limits, no cancel, no progress, no typed errors, no SSE decoder
 
 The Space's ``fn_index``/``trigger_id``/``api_prefix`` are read from
 ``/config`` once, by :meth:`FloorClient.discover`, outside any timing.
+
+Run as a script it is the floor of a cold command line, one whole job in a
+fresh interpreter (``/config``, the job, the download, the file written)::
+
+    python benchmarks/floor.py ROOT_URL -o FILE [--protocol call|queue]
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class FloorClient:
 
     @property
     def session(self) -> aiohttp.ClientSession:
+        """The session, made on first use (inside the running loop)."""
         if self._session is None:
             # aiohttp's defaults, as the provider's aiohttp transport uses them.
             self._session = aiohttp.ClientSession()
@@ -58,8 +64,8 @@ class FloorClient:
                 break
         return self
 
-    async def call(self, data: list) -> bytes:
-        """One generation over the ``/call/`` protocol, image download included."""
+    async def call_url(self, data: list) -> str:
+        """One generation over the ``/call/`` protocol, up to the image's URL."""
         base = f"{self.root}{self.prefix}/call/infer"
         session = self.session
         async with session.post(base, json={"data": data}) as response:
@@ -68,10 +74,10 @@ class FloorClient:
             body = await response.read()  # the server closes after complete
         start = body.rindex(_CALL_MARK) + len(_CALL_MARK)
         output = json.loads(body[start : body.index(b"\n", start)])
-        return await self._download(output[0]["url"])
+        return output[0]["url"]
 
-    async def queue(self, data: list) -> bytes:
-        """One generation over the queue protocol (join + data), image download included."""
+    async def queue_url(self, data: list) -> str:
+        """One generation over the queue protocol (join + data), up to the image's URL."""
         session = self.session
         session_hash = uuid.uuid4().hex[:12]
         payload = {"data": data, "event_data": None, "fn_index": self.fn_index,
@@ -84,13 +90,55 @@ class FloorClient:
         mark = body.index(_QUEUE_MARK)
         start = body.rindex(b"data: ", 0, mark) + 6
         message = json.loads(body[start : body.index(b"\n", start)])
-        return await self._download(message["output"]["data"][0]["url"])
+        return message["output"]["data"][0]["url"]
 
-    async def _download(self, url: str) -> bytes:
+    async def image_url(self, protocol: str, data: list) -> str:
+        """:meth:`call_url` or :meth:`queue_url`, by name."""
+        return await (self.call_url(data) if protocol == "call" else self.queue_url(data))
+
+    async def call(self, data: list) -> bytes:
+        """One generation over the ``/call/`` protocol, image download included."""
+        return await self.download(await self.call_url(data))
+
+    async def queue(self, data: list) -> bytes:
+        """One generation over the queue protocol (join + data), image download included."""
+        return await self.download(await self.queue_url(data))
+
+    async def download(self, url: str) -> bytes:
+        """The file at ``url``, over the same session."""
         async with self.session.get(url) as response:
             return await response.read()
 
     async def aclose(self) -> None:
+        """Close the session."""
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+
+async def _one_job(root: str, protocol: str, output: str, data: list) -> None:
+    client = FloorClient(root)
+    try:
+        await client.discover()
+        image = await client.download(await client.image_url(protocol, data))
+    finally:
+        await client.aclose()
+    with open(output, "wb") as file:
+        file.write(image)
+
+
+if __name__ == "__main__":
+    import argparse
+    import asyncio
+
+    parser = argparse.ArgumentParser(description="One generation, the least a client can do.")
+    parser.add_argument("root")
+    parser.add_argument("prompt", nargs="?", default="a floor")
+    parser.add_argument("-o", "--output", required=True)
+    parser.add_argument("--protocol", choices=("call", "queue"), default="call")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=1)
+    args = parser.parse_args()
+    # The Space's own argument order: prompt, seed, randomize_seed, width, height, steps.
+    asyncio.run(_one_job(args.root, args.protocol, args.output,
+                         [args.prompt, 0, True, args.size, args.size, args.steps]))

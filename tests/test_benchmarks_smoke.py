@@ -6,7 +6,7 @@ where they are reported as ratios from one run, not in pass/fail tests.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import re
 import subprocess
 import sys
@@ -21,22 +21,29 @@ SECTIONS = (
     "## Targets",
     "## Latency: one generation, image download included",
     "## Throughput:",
+    "## Network: round trips and connections over a",
     "## Memory:",
     "## Start-up",
     "## SSE decoding",
 )
 RATIO = re.compile(r"^(\d[\d,]*\.\d\dx|n/a)$")
+NUMBER = re.compile(r"^-?\d[\d,]*(\.\d+)?$")
 
 
-def _load_run_module():
-    spec = importlib.util.spec_from_file_location("benchmarks_run", RUN)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
+def _load_benchmark_module(name: str):
+    """A module of benchmarks/; they import each other as top-level modules, so
+    benchmarks/ is on sys.path only meanwhile, and they leave sys.modules after."""
+    path = str(RUN.parent)
+    before = set(sys.modules)
+    sys.path.insert(0, path)
     try:
-        spec.loader.exec_module(module)
+        return importlib.import_module(name)
     finally:
-        del sys.modules[spec.name]
-    return module
+        sys.path.remove(path)
+        for added in set(sys.modules) - before:
+            if getattr(sys.modules[added], "__file__", None) and \
+                    Path(sys.modules[added].__file__).parent == RUN.parent:
+                del sys.modules[added]
 
 
 def _table(report: str, heading: str) -> list[dict[str, str]]:
@@ -96,6 +103,26 @@ def test_quick_run_writes_every_section_with_ratios(tmp_path: Path) -> None:
     decoders = {row["decoder"] for row in _table(report, "## SSE decoding")}
     assert "g4f_flux_plugin._sse" in decoders
 
+    network = {row["contender"]: row for row in _table(report, "## Network:")}
+    for name in ("floor (aiohttp keep-alive, call)", "provider as g4f calls it (no transport)",
+                 "provider, one long-lived AiohttpTransport"):
+        assert name in network, name
+        row = network[name]
+        assert row["errors"] == "0", row
+        for column in ("median ms to the URL", "loopback median ms", "job ms (replica)",
+                       "round trips beyond the job", "round trips the link adds",
+                       "connections per generation after the first", "connections, all generations"):
+            assert NUMBER.match(row[column]), (column, row)
+    cold = _table(report, "Cold command line:")
+    assert any(row["command"].startswith("`g4f-flux") for row in cold)
+    floor = next(row for row in cold if "floor.py" in row["command"])
+    assert floor["vs floor"] == "1.00x" and floor["errors"] == "0"
+    assert all(RATIO.match(row["vs floor"]) for row in cold)
+
+    probes = _table(report, "Measured inside fresh interpreters")
+    in_site = next(row["value"] for row in probes if "within `site.main()`" in row["measurement"])
+    assert re.match(r"^\d[\d,]*\.\d+ ms ", in_site), in_site
+
 
 def test_importtime_parser_counts_outermost_plugin_modules_once() -> None:
     # -X importtime prints children before their parent, indented by depth.
@@ -109,7 +136,7 @@ def test_importtime_parser_counts_outermost_plugin_modules_once() -> None:
         "import time:       100 |        120 | site",
         "import time:       900 |        900 | g4f",
     ])
-    run = _load_run_module()
-    assert run.plugin_importtime_us(stderr) == 70 + 5
-    assert run.plugin_importtime_us(stderr, "g4f") == 900
-    assert run.importtime_us(stderr, lambda name: name == "_g4f_flux_plugin_autoload") == [20]
+    startup = _load_benchmark_module("startup")
+    assert startup.plugin_importtime_us(stderr) == 70 + 5
+    assert startup.plugin_importtime_us(stderr, "g4f") == 900
+    assert startup.importtime_us(stderr, lambda name: name == "_g4f_flux_plugin_autoload") == [20]

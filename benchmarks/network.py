@@ -1,0 +1,269 @@
+"""Network: round trips and connections per generation over a link with a round-trip time.
+
+Every contender talks to the replica through its own :class:`relay.DelayRelay`
+(``--rtt-ms``, 60 ms by default) and, interleaved with it, through a relay
+with no delay, which stands for loopback. Per contender it reports, over
+sequential generations in one event loop, the median time until the image's
+URL is known, the round trips that costs beyond the job itself, and the TCP
+connections the relay accepted. Then whole command lines, each a fresh
+process: ``g4f-flux`` against the floor as a script (``floor.py``).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import statistics
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from common import HERE, PROMPT, SIZE, STEPS, Plan, Seeds, available, log, rotated
+from contenders import Contender, FloorContender, GradioClientContender, ProviderContender
+from procs import Interpreters, bin_path
+from relay import DelayRelay, RelayThread
+from report import md_table
+from server import Replica
+from stats import Dist, fmt, fmt_ratio, ratio
+
+DEFAULT_RTT_MS = 60.0
+LINKS = ("link", "loopback")
+
+
+def _contenders(url: str) -> list[Contender]:
+    """The network section's contenders, all pointed at ``url``."""
+    found: list[Contender] = [
+        FloorContender(url, "call", name="floor (aiohttp keep-alive, call)"),
+        ProviderContender(url, None, None, False, name="provider as g4f calls it (no transport)"),
+        # make_transport("aiohttp") is AiohttpTransport(), as a caller would make it.
+        ProviderContender(url, "aiohttp", None, True, name="provider, one long-lived AiohttpTransport"),
+    ]
+    if available("gradio_client"):
+        found.append(GradioClientContender(url, download=False, name="gradio_client Client().predict"))
+    return found
+
+
+@dataclass
+class NetResult:
+    """One contender over one link."""
+
+    name: str
+    link: str
+    protocol: str
+    ms: Dist = field(default_factory=lambda: Dist([]))  # time to the image's URL
+    first_ms: float | None = None
+    connections: list[int] = field(default_factory=list)  # per generation, in order
+    setup_connections: int = 0
+    seeds: list[int] = field(default_factory=list)
+    job_ms: Dist = field(default_factory=lambda: Dist([]))  # what the replica spent per job
+    errors: int = 0
+
+
+@dataclass
+class ColdResult:
+    """Whole fresh processes per command and link."""
+
+    ms: dict[tuple[str, str], Dist]
+    connections: dict[tuple[str, str], Dist]
+    commands: dict[str, str]
+    errors: dict[str, int]
+
+
+@dataclass
+class NetworkResult:
+    """Everything the network section measured."""
+
+    rtt_ms: float
+    generations: list[NetResult]
+    cold: ColdResult | None
+
+
+def _replica_jobs(replica: Replica, path: str = "/_replica/jobs", method: str = "GET") -> list[dict]:
+    request = urllib.request.Request(replica.url + path, method=method, data=b"" if method == "POST" else None)
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+async def _generations(replica: Replica, relays: RelayThread, plan: Plan, rtt: float,
+                       seeds: Seeds) -> list[NetResult]:
+    links = {"link": rtt, "loopback": 0.0}
+    runs: list[tuple[Contender, DelayRelay, NetResult]] = []
+    for link, delay in links.items():
+        for index in range(len(_contenders(replica.url))):
+            relay = relays.relay(replica.url, delay)
+            contender = _contenders(relay.url)[index]  # one relay each: its connections are its own
+            await contender.setup()
+            runs.append((contender, relay, NetResult(contender.name, link, contender.protocol,
+                                                     setup_connections=relay.connections)))
+    try:
+        for rep in range(plan.net_reps):
+            for contender, relay, result in rotated(runs, rep):
+                seed = seeds()
+                gc.collect()
+                before = relay.connections
+                start = time.perf_counter()
+                try:
+                    if contender.blocking:
+                        contender.image_url_sync(seed)  # the relay has its own thread
+                    else:
+                        await contender.image_url(seed)
+                except Exception as error:  # counted and reported, never hidden
+                    result.errors += 1
+                    log(f"network: {result.name} ({result.link}) failed: {type(error).__name__}: {error}")
+                    continue
+                elapsed = (time.perf_counter() - start) * 1000
+                result.ms.values.append(elapsed)
+                if result.first_ms is None:
+                    result.first_ms = elapsed
+                result.connections.append(relay.connections - before)
+                result.seeds.append(seed)
+    finally:
+        for contender, _, _ in runs:
+            await contender.aclose()
+    return [result for _, _, result in runs]
+
+
+def _attach_job_times(results: list[NetResult], jobs: list[dict]) -> None:
+    by_seed = {job.get("seed"): job for job in jobs if job.get("ended_at") and job.get("started_at")}
+    for result in results:
+        for seed in result.seeds:
+            job = by_seed.get(seed)
+            if job is not None:
+                result.job_ms.values.append((job["ended_at"] - job["started_at"]) * 1000)
+
+
+def _cold(relays: RelayThread, replica: Replica, plan: Plan, rtt: float) -> ColdResult:
+    cli = bin_path("g4f-flux")
+    py = sys.executable
+    size = ["--width", str(SIZE), "--height", str(SIZE), "--steps", str(STEPS)]
+    commands: dict[str, list[str]] = {}
+    labels: dict[str, str] = {}
+    if cli:
+        commands["g4f-flux"] = [cli, PROMPT, *size, "-q"]
+        labels["g4f-flux"] = f"`g4f-flux \"...\" --api-base URL -o FILE --width {SIZE} --height {SIZE} --steps {STEPS}`"
+        commands["g4f-flux --no-metadata"] = [cli, PROMPT, *size, "-q", "--no-metadata"]
+        labels["g4f-flux --no-metadata"] = "the same with `--no-metadata` (no Pillow)"
+    commands["floor script"] = [py, str(HERE / "floor.py"), "URL", PROMPT, "--size", str(SIZE),
+                                "--steps", str(STEPS)]
+    labels["floor script"] = "`python benchmarks/floor.py URL -o FILE` (aiohttp, /config, call, download)"
+    link_relays = {"link": relays.relay(replica.url, rtt), "loopback": relays.relay(replica.url, 0.0)}
+    ms = {(name, link): Dist([]) for name in commands for link in LINKS}
+    connections = {(name, link): Dist([]) for name in commands for link in LINKS}
+    errors = {name: 0 for name in commands}
+    cases = [(name, link) for name in commands for link in LINKS]
+    with Interpreters() as procs, tempfile.TemporaryDirectory(prefix="g4f-flux-bench-cold-") as tmp:
+        def argv(name: str, link: str, index: int) -> list[str]:
+            url = link_relays[link].url
+            out = str(Path(tmp) / f"{index}.webp")
+            return [url if arg == "URL" else arg for arg in commands[name]] + (
+                ["--api-base", url, "-o", out] if name.startswith("g4f-flux") else ["-o", out])
+
+        index = 0
+        for name in commands:  # warm: byte-code written, OS caches filled
+            index += 1
+            procs.wall_ms(argv(name, "loopback", index))
+        for run in range(plan.cold_runs):
+            for name, link in rotated(cases, run):
+                index += 1
+                relay = link_relays[link]
+                before = relay.connections
+                try:
+                    elapsed = procs.wall_ms(argv(name, link, index))
+                except Exception as error:
+                    errors[name] += 1
+                    log(f"network: cold {name} ({link}) failed: {type(error).__name__}: {error}")
+                    continue
+                ms[(name, link)].values.append(elapsed)
+                connections[(name, link)].values.append(relay.connections - before)
+    return ColdResult(ms, connections, labels, errors)
+
+
+def measure(replica: Replica, plan: Plan, rtt_ms: float, seeds: Seeds) -> NetworkResult:
+    """Sequential generations per contender on both links, then the cold command lines."""
+    import asyncio
+
+    rtt = rtt_ms / 1000
+    _replica_jobs(replica, "/_replica/reset", "POST")  # only this section's jobs from here on
+    with RelayThread() as relays:
+        log(f"network: {plan.net_reps} generations per contender, RTT {rtt_ms:g} ms and loopback")
+        generations = asyncio.run(_generations(replica, relays, plan, rtt, seeds))
+        _attach_job_times(generations, _replica_jobs(replica))
+        log(f"network: cold command lines, {plan.cold_runs} runs each")
+        cold = _cold(relays, replica, plan, rtt)
+    return NetworkResult(rtt_ms, generations, cold)
+
+
+def round_trips(result: NetResult, loopback: NetResult | None, rtt_ms: float) -> tuple[float | None, float | None]:
+    """(round trips beyond the replica's job time, round trips the link adds over loopback)."""
+    beyond_job = ratio(result.ms.median - result.job_ms.median, rtt_ms) if result.job_ms.values else None
+    over_loopback = ratio(result.ms.median - loopback.ms.median, rtt_ms) if loopback else None
+    return beyond_job, over_loopback
+
+
+def render(net: NetworkResult, plan: Plan) -> str:
+    """The network section."""
+    rtt = net.rtt_ms
+    out = [f"## Network: round trips and connections over a {rtt:g} ms link\n"]
+    out.append(
+        f"Each contender talks to the replica through a relay on 127.0.0.1 that delays every chunk by "
+        f"{rtt / 2:g} ms in each direction (a request and its response cost one RTT of {rtt:g} ms) and holds a "
+        "new connection's first bytes back by one more RTT (a TCP handshake); it counts the connections "
+        f"it accepts. {plan.net_reps} sequential generations per contender in one event loop, up to the "
+        "image's URL (no download), interleaved with the same contender through a relay with no delay "
+        "(\"loopback\"). Job ms: what the replica spent in the job (its own record). Round trips beyond "
+        "the job: (median over the link − job ms) / RTT, which still counts both sides' CPU time; round "
+        "trips the link adds: (median over the link − median on loopback) / RTT. Connections: during "
+        "set-up (the floor's and gradio_client's discovery), in the first generation, and per generation "
+        "after the first. The provider \"as g4f calls it\" gets no `transport=`; the long-lived one gets "
+        "one `AiohttpTransport()` for all its generations.\n")
+    by = {(r.name, r.link): r for r in net.generations}
+    rows = []
+    for r in net.generations:
+        if r.link != "link":
+            continue
+        loopback = by.get((r.name, "loopback"))
+        beyond_job, over_loopback = round_trips(r, loopback, rtt)
+        later = r.connections[1:]
+        rows.append([r.name, r.protocol, fmt(r.ms.median, 1), fmt(r.first_ms, 1),
+                     fmt(loopback.ms.median if loopback else None, 1), fmt(r.job_ms.median, 1),
+                     fmt(beyond_job, 2), fmt(over_loopback, 2), str(r.setup_connections),
+                     str(r.connections[0]) if r.connections else "n/a",
+                     fmt(statistics.mean(later), 2) if later else "n/a",
+                     str(sum(r.connections)), str(len(r.ms)), str(r.errors + (loopback.errors if loopback else 0))])
+    out.append(md_table(["contender", "protocol", "median ms to the URL", "first ms", "loopback median ms",
+                         "job ms (replica)", "round trips beyond the job", "round trips the link adds",
+                         "connections in set-up", "connections, first generation",
+                         "connections per generation after the first", "connections, all generations", "n",
+                         "errors"], rows))
+    out.append("")
+    if net.cold is not None:
+        out.append(_render_cold(net.cold, plan, rtt))
+    out.append("TLS is not measured: neither transport takes a CA to trust (`AiohttpTransport(proxy=, "
+               "timeouts=)`, `CurlCffiTransport(proxy=, timeouts=, impersonate=)`), so a relay with a "
+               "throwaway CA cannot be verified without patching them. Against the real Space a new "
+               "connection also costs a TLS handshake (one more RTT with TLS 1.3), so the connection "
+               "columns above are the ones that grow.")
+    return "\n".join(out) + "\n"
+
+
+def _render_cold(cold: ColdResult, plan: Plan, rtt: float) -> str:
+    intro = (f"Cold command line: each run is a whole fresh process (interpreter start, imports, `/config`, "
+             f"the job, the download, the file written), {plan.cold_runs} runs per command and link, "
+             f"interleaved, over the {rtt:g} ms link and on loopback (the relay with no delay). "
+             "Connections: what the relay accepted per run.\n")
+    floor = "floor script"
+    rows = []
+    for name, label in cold.commands.items():
+        row = [label]
+        for link in LINKS:
+            d = cold.ms[(name, link)]
+            row += [f"{fmt(d.median)} ({fmt(d.p10)}–{fmt(d.p90)})",
+                    fmt_ratio(ratio(d.median, cold.ms[(floor, link)].median))]
+        row += [fmt(cold.connections[(name, "link")].median, 0), str(cold.errors[name])]
+        rows.append(row)
+    header = ["command", f"{rtt:g} ms link: median ms (p10–p90)", "vs floor", "loopback: median ms (p10–p90)",
+              "vs floor", "connections per run", "errors"]
+    return f"{intro}\n{md_table(header, rows)}\n"

@@ -1,0 +1,111 @@
+"""Throughput: generations per second for N generations at 1, 8 and 32 at a time."""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from common import Plan, Seeds, log, rotated
+from contenders import Contender, run_batch
+from report import Target, md_table
+from server import Replica
+from stats import Dist, fmt, fmt_ratio, ratio
+
+LIMIT = 0.9  # the provider's rate must reach at least this share of the floor's
+
+
+@dataclass
+class ThroughputResult:
+    """Rates and CPU per generation of one contender at one concurrency."""
+
+    name: str
+    group: str
+    protocol: str
+    level: int
+    rate: Dist = field(default_factory=lambda: Dist([]))  # generations/s
+    client_cpu_ms: Dist = field(default_factory=lambda: Dist([]))  # per generation
+    server_cpu_ms: Dist = field(default_factory=lambda: Dist([]))
+    errors: int = 0
+
+
+async def measure(contenders: list[Contender], plan: Plan, seeds: Seeds,
+                  replica: Replica) -> list[ThroughputResult]:
+    """A warm-up batch each, then batches at every level, contenders interleaved."""
+    results = {(c.name, level): ThroughputResult(c.name, c.group, c.protocol, level)
+               for c in contenders for level in plan.tp_levels}
+    log("throughput: warm-up")
+    for contender in contenders:
+        await run_batch(contender, max(plan.tp_levels), max(plan.tp_levels), seeds)
+    for level, reps in zip(plan.tp_levels, plan.tp_reps):
+        for rep in range(reps):
+            for contender in rotated(contenders, rep + level):
+                log(f"throughput: {contender.name}, {plan.tp_total} generations, {level} at a time")
+                gc.collect()
+                wall, cpu, server = time.perf_counter(), time.process_time(), replica.cpu_seconds()
+                failures = await run_batch(contender, plan.tp_total, level, seeds)
+                elapsed = time.perf_counter() - wall
+                result = results[(contender.name, level)]
+                result.errors += failures
+                result.rate.values.append((plan.tp_total - failures) / elapsed)
+                result.client_cpu_ms.values.append((time.process_time() - cpu) * 1000 / plan.tp_total)
+                result.server_cpu_ms.values.append((replica.cpu_seconds() - server) * 1000 / plan.tp_total)
+    return list(results.values())
+
+
+def targets(tp: list[ThroughputResult]) -> list[Target]:
+    """The provider's aiohttp variants vs the floor at the highest concurrency."""
+    top = max(r.level for r in tp)
+    at = {r.name: r for r in tp if r.level == top}
+    found = []
+    for name in ("provider aiohttp/queue", "provider aiohttp/call",
+                 "provider aiohttp/queue long-lived", "provider aiohttp/call long-lived"):
+        if name not in at:
+            continue
+        r = at[name]
+        floor = at[f"floor {r.protocol}"]
+        value = ratio(r.rate.median, floor.rate.median)
+        found.append(Target(f"throughput, {top} at a time: {name} vs floor {r.protocol}", f">= {LIMIT}x",
+                            f"{fmt(r.rate.median)} vs {fmt(floor.rate.median)} gen/s (client CPU "
+                            f"{fmt(r.client_cpu_ms.median, 2)} vs {fmt(floor.client_cpu_ms.median, 2)} ms/gen)",
+                            value, value is not None and value >= LIMIT))
+    return found
+
+
+def notes(tp: list[ThroughputResult]) -> list[str]:
+    """How to read the throughput numbers (the server is the bottleneck)."""
+    server = statistics.median(v for r in tp for v in r.server_cpu_ms.values)
+    return [
+        f"Throughput is bounded by the replica: about {fmt(server, 1)} ms of server CPU per generation "
+        "(Gradio's queue, on one core). Rates at 1 and 8 at a time come from a single batch each, so they "
+        "move with whatever else the machine runs; the 32-at-a-time target uses the median of its batches, "
+        "and each floor's batches run right next to those of the aiohttp provider variants compared with it.",
+        "Loopback hides connection set-up costs: over HTTPS to the real Space a session per generation also "
+        "pays a TCP and TLS handshake per generation, which the long-lived variant does not (the network "
+        "section measures round trips and connections over a delayed link).",
+    ]
+
+
+def render(tp: list[ThroughputResult], plan: Plan) -> str:
+    """The throughput section."""
+    reps = ", ".join(f"{n} at {level} at a time" for level, n in zip(plan.tp_levels, plan.tp_reps))
+    intro = (f"Generations per second (higher is better), median over repetitions ({reps}; contenders "
+             "interleaved, the first one rotating); every contender ran a warm-up batch first. Async contenders "
+             "run N workers (the same as an `asyncio.Semaphore(N)`); "
+             "gradio_client runs N threads, each `client.submit(...).result()`. CPU columns are per "
+             "generation: the benchmark process (client) and the replica (server). When the server's CPU "
+             "per generation times the rate approaches one core, the server is the bottleneck and the "
+             "rates converge.\n")
+    floors = {(r.protocol, r.level): r for r in tp if r.group == "floor"}
+    rows = []
+    for r in sorted(tp, key=lambda r: (r.level, r.group != "provider", r.name)):
+        floor = floors.get((r.protocol, r.level))
+        rows.append([str(r.level), r.name, fmt(r.rate.median), fmt(r.rate.p10), fmt(r.rate.p90),
+                     fmt_ratio(ratio(r.rate.median, floor.rate.median if floor else None)),
+                     fmt(r.client_cpu_ms.median, 2),
+                     fmt_ratio(ratio(r.client_cpu_ms.median, floor.client_cpu_ms.median if floor else None)),
+                     fmt(r.server_cpu_ms.median, 2), str(len(r.rate)), str(r.errors)])
+    table = md_table(["at a time", "contender", "gen/s", "p10", "p90", "vs floor (same protocol)",
+                      "client CPU ms/gen", "CPU vs floor", "server CPU ms/gen", "n", "errors"], rows)
+    return f"## Throughput: {plan.tp_total} generations, N at a time\n\n{intro}\n{table}\n"
