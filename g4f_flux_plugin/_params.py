@@ -203,9 +203,11 @@ def plan_seeds(
     if n == 1:
         return [seed]
     span = limits.max_seed + 1
+    if n > span:
+        raise ValueError(f"n={n} images need distinct seeds, and the Space has only {span}")
     if seed is None or randomize_seed:
         # sample() on a range draws distinct values without building the range.
-        return list((rng or random.SystemRandom()).sample(range(span), min(n, span)))
+        return list((rng or random.SystemRandom()).sample(range(span), n))
     return [(seed + i) % span for i in range(n)]
 
 

@@ -6,18 +6,24 @@ The properties (any input, random limits) are in ``test_params_properties.py``.
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
 from g4f_flux_plugin._params import (
+    ASPECT_RATIOS,
+    MAX_IMAGES,
     MAX_SEED,
     SPACE_LIMITS,
     ImageRequest,
     Limits,
+    check_count,
+    choose_size,
     clamp_dimension,
     clamp_steps,
     normalise,
     parse_size,
+    plan_seeds,
 )
 
 
@@ -159,3 +165,88 @@ def test_parse_size_rejects_garbage():
 
 def test_space_limits_are_the_public_spaces_sliders():
     assert SPACE_LIMITS == Limits(256, 2048, 1024, 1, 50, 4, 2147483647)
+
+
+# -- n: how many images -----------------------------------------------------------
+@pytest.mark.parametrize(("given", "count"), [(None, 1), (1, 1), (2, 2), (MAX_IMAGES, 4)])
+def test_check_count(given, count):
+    assert check_count(given) == count
+
+
+@pytest.mark.parametrize("bad", [0, -1, 5, 50, 2.0, 2.5, "2", True, False, [2]])
+def test_check_count_refuses_what_is_not_1_to_4(bad):
+    with pytest.raises(ValueError, match="^n must"):
+        check_count(bad)
+
+
+# -- the seeds of several images ----------------------------------------------------
+def test_one_image_keeps_its_seed_and_lets_the_space_pick_without_one():
+    assert plan_seeds(1, 42, False) == [42]
+    assert plan_seeds(1, None, True) == [None]
+    assert plan_seeds(1, 42, True) == [42]  # normalise sends randomize_seed: the Space picks
+
+
+def test_a_given_seed_counts_up():
+    assert plan_seeds(3, 100, False) == [100, 101, 102]
+
+
+def test_seeds_wrap_past_the_spaces_maximum_to_zero():
+    assert plan_seeds(3, MAX_SEED - 1, False) == [MAX_SEED - 1, MAX_SEED, 0]
+    assert plan_seeds(4, 9, False, Limits(max_seed=10)) == [9, 10, 0, 1]
+
+
+def test_random_seeds_are_distinct_and_in_range():
+    for rng in (random.Random(0), None):
+        seeds = plan_seeds(4, None, None, Limits(max_seed=5), rng)
+        assert len(set(seeds)) == 4 and all(0 <= seed <= 5 for seed in seeds)
+    # randomize_seed with a seed: random too, the seed is not used.
+    assert len(set(plan_seeds(4, 7, True, Limits(max_seed=3), random.Random(1)))) == 4
+    assert sorted(plan_seeds(4, None, None, Limits(max_seed=3), random.Random(2))) == [0, 1, 2, 3]
+
+
+# -- aspect_ratio and the other ways to give a size -------------------------------------
+def test_aspect_ratio_table_is_g4f_8_8_6s():
+    assert ASPECT_RATIOS["16:9"] == (1024, 576) and ASPECT_RATIOS["3:2"] == (1024, 682)
+    assert ASPECT_RATIOS["4:5"] == (832, 1040) and len(ASPECT_RATIOS) == 13
+
+
+@pytest.mark.parametrize(("ratio", "sent"), [("16:9", (1024, 576)), ("3:2", (1024, 680)),
+                                             ("2:3", (680, 1024)), ("21:9", (1024, 440))])
+def test_aspect_ratio_sizes_after_clamping(ratio, sent):
+    width, height = choose_size(None, None, None, ratio)
+    request = normalise("x", width, height)
+    assert (request.width, request.height) == sent
+
+
+@pytest.mark.parametrize(("width", "height", "size", "chosen"), [
+    (640, 480, "512x512", (640, 480)),   # width and height first
+    (640, None, "512x512", (640, None)),  # either one of them
+    (None, None, "512x256", (512, 256)),  # then size
+    (None, None, None, (1024, 576)),      # then the ratio
+    (None, None, "auto", (1024, 576)),    # a size that is no size
+])
+def test_size_precedence(width, height, size, chosen):
+    assert choose_size(width, height, size, "16:9") == chosen
+
+
+def test_no_size_at_all_means_the_spaces_default():
+    assert choose_size(None, None) == (None, None)
+    assert choose_size(None, None, None, "") == (None, None)
+
+
+@pytest.mark.parametrize("bad", ["7:3", "16/9", "wide", 16 / 9, ("16", "9")])
+def test_an_unknown_aspect_ratio_lists_the_known_ones(bad):
+    with pytest.raises(ValueError, match=r"aspect_ratio must be one of 1:1, 16:9, .*1:2, not"):
+        choose_size(640, 480, None, bad)  # checked even when a size takes precedence
+
+
+def test_choose_size_uses_the_lookup_it_is_given():
+    lookup = {"7:3": (1400, 600)}.get
+    assert choose_size(None, None, None, "7:3", lookup, ("7:3",)) == (1400, 600)
+    with pytest.raises(ValueError, match="one of 7:3, not '16:9'"):
+        choose_size(None, None, None, "16:9", lookup, ("7:3",))
+
+
+def test_more_images_than_the_space_has_seeds_is_refused():
+    with pytest.raises(ValueError, match="distinct seeds"):
+        plan_seeds(3, 0, False, Limits(max_seed=1))

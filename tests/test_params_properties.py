@@ -12,7 +12,20 @@ import math
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from g4f_flux_plugin._params import MAX_SEED, SPACE_LIMITS, Limits, clamp_dimension, clamp_steps, normalise
+import random
+
+from g4f_flux_plugin._params import (
+    ASPECT_RATIOS,
+    MAX_IMAGES,
+    MAX_SEED,
+    SPACE_LIMITS,
+    Limits,
+    choose_size,
+    clamp_dimension,
+    clamp_steps,
+    normalise,
+    plan_seeds,
+)
 
 sizes = st.integers() | st.floats(allow_nan=False, allow_infinity=False)
 
@@ -128,3 +141,39 @@ def test_seeds_outside_the_slider_are_refused(seed):
         assert "seed" in str(error)
     else:
         raise AssertionError(f"seed {seed} was accepted")
+
+
+# -- several images: their seeds -------------------------------------------------------
+@given(st.integers(2, MAX_IMAGES), st.integers(0, MAX_SEED), st.integers(MAX_IMAGES, MAX_SEED))
+@example(4, MAX_SEED, MAX_SEED)  # wraps at once: MAX_SEED, 0, 1, 2
+@example(3, MAX_SEED - 1, MAX_SEED)
+@example(4, 10, 10)
+def test_given_seed_counts_up_distinct_and_inside_the_range(n, seed, max_seed):
+    assume(seed <= max_seed)
+    seeds = plan_seeds(n, seed, False, Limits(max_seed=max_seed))
+    assert seeds[0] == seed
+    assert len(set(seeds)) == n
+    assert all(0 <= s <= max_seed for s in seeds)
+    assert all((b - a) % (max_seed + 1) == 1 for a, b in zip(seeds, seeds[1:]))
+
+
+@given(st.integers(2, MAX_IMAGES), st.integers(MAX_IMAGES - 1, MAX_SEED), st.randoms(use_true_random=False),
+       st.none() | st.integers(0, MAX_SEED))
+@example(4, 3, random.Random(0), None)  # as many seeds as the range holds
+def test_random_seeds_are_distinct_and_inside_the_range(n, max_seed, rng, seed):
+    seeds = plan_seeds(n, seed, True, Limits(max_seed=max_seed), rng)
+    assert len(seeds) == n and len(set(seeds)) == n
+    assert all(isinstance(s, int) and 0 <= s <= max_seed for s in seeds)
+
+
+# -- aspect ratios: whatever the ratio, the size sent is valid -----------------------------
+@given(st.sampled_from(sorted(ASPECT_RATIOS)), limits())
+@example("3:2", SPACE_LIMITS)
+@example("21:9", Limits(min_size=512, max_size=1024))
+def test_every_aspect_ratio_gives_a_size_the_space_accepts(ratio, bounds):
+    width, height = choose_size(None, None, None, ratio)
+    request = normalise("x", width, height, limits=bounds)
+    assert _size_ok(request.width, bounds) and _size_ok(request.height, bounds)
+    if bounds == SPACE_LIMITS:
+        # Inside the public Space's range, the ratio's size is only rounded down to 8.
+        assert (request.width, request.height) == (width // 8 * 8, height // 8 * 8)
