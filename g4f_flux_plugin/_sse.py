@@ -1,4 +1,4 @@
-"""A sans-I/O decoder (and a small encoder) for Server-Sent Events.
+"""A sans-I/O decoder for Server-Sent Events.
 
 In the manner of h11, nothing here touches a socket: the caller reads bytes
 from whatever transport it uses, hands them to :meth:`SSEDecoder.feed` in
@@ -30,14 +30,13 @@ Only the standard library is used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 __all__ = [
     "Event",
     "SSEDecoder",
     "SSEError",
     "SSELimitError",
-    "encode_event",
 ]
 
 _BOM = b"\xef\xbb\xbf"  # U+FEFF encoded as UTF-8
@@ -79,15 +78,6 @@ class Event:
     data: str = ""
     id: str | None = None
     retry: int | None = None
-
-
-# The slot descriptors of Event, used by SSEDecoder._process to fill new
-# instances quickly (see there).  Every field must be set that way, or the
-# instance would have an unset slot; fail at import if a field is added.
-_EVENT_FIELDS = ("event", "data", "id", "retry")
-if tuple(f.name for f in fields(Event)) != _EVENT_FIELDS:  # pragma: no cover
-    raise ImportError("Event fields changed; update SSEDecoder._process")
-_EVENT_SETTERS = tuple(Event.__dict__[name].__set__ for name in _EVENT_FIELDS)
 
 
 def _utf8_len(text: str) -> int:
@@ -315,8 +305,6 @@ class SSEDecoder:
         last_id = self._last_id
         ev_retry = self._ev_retry
         in_event = self._in_event
-        new_object = object.__new__
-        set_event, set_data, set_id, set_retry = _EVENT_SETTERS
 
         for line in lines:
             # Fast path for the overwhelmingly common line, with the "data"
@@ -344,16 +332,12 @@ class SSEDecoder:
                     # Step 3 drops the data buffer's final LF: joining the
                     # values with LF gives exactly that.  Steps 5-6: the type
                     # is "message" unless the event type buffer is non-empty.
-                    # The instance is filled through the slot descriptors,
-                    # which is what the frozen dataclass __init__ does too,
-                    # minus its per-field object.__setattr__ lookups (about
-                    # a fifth of the decoder's time on a typical stream).
-                    ev = new_object(Event)
-                    set_event(ev, etype or "message")
-                    set_data(ev, data[0] if len(data) == 1 else "\n".join(data))
-                    set_id(ev, id_buf)
-                    set_retry(ev, ev_retry)
-                    append_event(ev)
+                    append_event(Event(
+                        etype or "message",
+                        data[0] if len(data) == 1 else "\n".join(data),
+                        id_buf,
+                        ev_retry,
+                    ))
                     data = []
                     size = 0
                 # Step 7: "Set the data buffer and the event type buffer to the
@@ -456,48 +440,3 @@ class SSEDecoder:
             self._data_size = 0
         return []
 
-
-def encode_event(
-    *,
-    data: str,
-    event: str | None = None,
-    id: str | None = None,  # noqa: A002 - the field's name in the format
-    retry: int | None = None,
-    comment: str | None = None,
-) -> bytes:
-    """Serialise one event as UTF-8 ``text/event-stream`` bytes.
-
-    ``data`` is split on ``"\\n"`` into one ``data:`` line per line, so the
-    decoder gives it back unchanged.  ``comment`` (also split on ``"\\n"``)
-    becomes ``:`` lines before the fields.  Lines end with LF and the event
-    with a blank line.  A value the format cannot carry raises ``ValueError``:
-    any CR (it would end a line), LF in ``event`` or ``id`` (only ``data`` and
-    comments may span lines), NUL in ``id`` (a decoder ignores such an id) and
-    a negative ``retry``.
-    """
-    out: list[str] = []
-    if comment is not None:
-        if "\r" in comment:
-            raise ValueError("comment must not contain CR")
-        out.extend(f": {line}\n" if line else ":\n" for line in comment.split("\n"))
-    if event is not None:
-        if "\r" in event or "\n" in event:
-            raise ValueError("event must not contain CR or LF")
-        out.append(f"event: {event}\n")
-    if id is not None:
-        if "\r" in id or "\n" in id or "\0" in id:
-            raise ValueError("id must not contain CR, LF or NUL")
-        out.append(f"id: {id}\n")
-    if retry is not None:
-        if isinstance(retry, bool) or not isinstance(retry, int):
-            raise TypeError("retry must be an int")
-        if retry < 0:
-            raise ValueError("retry must be >= 0")
-        out.append(f"retry: {retry:d}\n")
-    if "\r" in data:
-        raise ValueError("data must not contain CR")
-    # One space after the colon always: the decoder strips exactly one, so a
-    # value that itself starts with a space survives the round trip.
-    out.extend(f"data: {line}\n" if line else "data:\n" for line in data.split("\n"))
-    out.append("\n")
-    return "".join(out).encode("utf-8")

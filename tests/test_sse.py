@@ -1,4 +1,5 @@
-"""Example-based tests of the sans-I/O SSE decoder and encoder (g4f_flux_plugin._sse).
+"""Example-based tests of the sans-I/O SSE decoder (g4f_flux_plugin._sse) and of the
+tests' own encoder (sse_encoding).
 
 Section numbers refer to the WHATWG HTML Living Standard, 9.2 "Server-sent
 events"; the ``test_spec_*`` streams are the worked examples of 9.2.6.
@@ -15,8 +16,8 @@ from g4f_flux_plugin._sse import (
     SSEDecoder,
     SSEError,
     SSELimitError,
-    encode_event,
 )
+from sse_encoding import encode_event
 
 
 def decode(*chunks: bytes, **limits: int) -> tuple[list[Event], SSEDecoder]:

@@ -1,4 +1,5 @@
-"""Hypothesis properties of the sans-I/O SSE decoder and encoder (g4f_flux_plugin._sse).
+"""Hypothesis properties of the sans-I/O SSE decoder (g4f_flux_plugin._sse) and of the
+tests' own encoder (sse_encoding).
 
 * Chunking does not matter: any split of a byte stream gives the same
   events, last event ID, reconnection time and pending state as one feed.
@@ -18,7 +19,8 @@ import re
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from g4f_flux_plugin._sse import Event, SSEDecoder, encode_event
+from g4f_flux_plugin._sse import Event, SSEDecoder
+from sse_encoding import encode_event
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
