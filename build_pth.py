@@ -3,8 +3,10 @@
 setuptools has no declarative option for a top-level file in purelib (its
 ``data_files`` land under ``sys.prefix``, not site-packages), so setup.cfg
 names this ``build_py`` subclass in ``[options] cmdclass``.  setuptools loads
-this file by path while reading setup.cfg, inside pip's isolated build too,
-without importing the package: it must not use relative imports.
+this file by path from the project root while reading setup.cfg, inside
+pip's isolated build too, without importing the package.  It lives outside
+the package and is not installed (neither ``packages`` nor ``py_modules``
+names it); MANIFEST.in puts it into the sdist, which needs it to build.
 
 - Normal builds (wheel, ``pip install .``): the ``.pth`` is written into
   ``build_lib``, whose whole tree becomes the wheel's purelib.

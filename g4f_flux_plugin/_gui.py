@@ -15,10 +15,11 @@ fields g4f's own listing uses (``name``, ``label``, ``parent``, ``image``,
 g4f's cached file, not the list g4f returned (the result is a new list).
 
 The GUI's modules import Flask and are imported only by the servers, long
-after the start-up hook ran, so the wrapper is put in place when
-``g4f.gui.server.api`` finishes importing, by a :data:`sys.meta_path` finder
-that watches that one module name (as the start-up hook watches ``g4f``), or at
-once if it is already imported.
+after g4f itself, so :func:`g4f_flux_plugin._registry.autoload` calls
+:func:`install`, which puts the wrapper in place when ``g4f.gui.server.api``
+finishes importing (watched like the start-up hook watches ``g4f``, see
+:mod:`._hook`), or at once if it is already imported.  The list reads the
+registry's public view, so providers registered later are listed too.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from __future__ import annotations
 import logging
 import sys
 
-logger = logging.getLogger("g4f_flux_plugin")
+from ._hook import watch_import
+
+logger = logging.getLogger(__package__)
 
 WATCHED = "g4f.gui.server.api"
 _MARK = "__g4f_flux_plugin_wrapped__"
@@ -38,16 +41,7 @@ def install() -> None:
     Wraps ``Api.get_providers`` now if the GUI backend is imported, else when
     it is.  Safe to call more than once.
     """
-    from _g4f_flux_plugin_autoload import watch_import
-
     watch_import(WATCHED, lambda: _wrap(sys.modules[WATCHED]))
-
-
-def uninstall() -> None:
-    """Stop waiting for the GUI backend (an installed wrapper stays)."""
-    from _g4f_flux_plugin_autoload import stop_watching
-
-    stop_watching(WATCHED)
 
 
 def with_registered_providers(listed):
@@ -87,13 +81,11 @@ def provider_entry(name: str, provider) -> dict:
 def _registered_entries() -> list[dict]:
     from g4f.Provider import ProviderLoader
 
-    from . import _registry
+    from ._registry import default_registry
 
     ignored = set(getattr(ProviderLoader, "ignored", ()) or ())
-    registered = _registry._registered
-    names = [*registered, *(name for name in _registry._pending if name not in registered)]
     entries = []
-    for name in names:
+    for name in default_registry.names():
         if name in ignored:
             continue
         try:

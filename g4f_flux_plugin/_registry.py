@@ -16,7 +16,9 @@ distribution, in the manner of pluggy and ``llm``:
 - ``G4F_FLUX_BLOCKED_PROVIDERS="A,B"`` blocks entry points by name, and
   ``G4F_FLUX_NO_AUTOLOAD=1`` stops the start-up hook from calling any of it.
 
-What :func:`register` changes in g4f, and nothing more:
+The state (what was registered, deferred, appended to g4f's lists) is kept
+on a :class:`ProviderRegistry`; the module owns one, :data:`default_registry`.
+What :func:`register` and :func:`autoload` change in g4f, and nothing more:
 
 - ``ProviderLoader.loaded[name] = cls``: ``from_name`` looks there first, so
   ``from g4f.Provider import Name``, ``ProviderUtils.convert["Name"]`` and
@@ -26,8 +28,9 @@ What :func:`register` changes in g4f, and nothing more:
 - ``g4f.Provider.__all__.append(name)``: for ``dir()`` and ``import *``;
 - the GUI's provider list (``/backend-api/v2/providers``), served from a
   ``providers.json`` cached inside the g4f package, is wrapped so that it
-  also lists registered providers, once the GUI backend is imported (see
-  :mod:`._gui`; g4f's files are not written).
+  also lists registered providers, once the GUI backend is imported
+  (:func:`autoload` arranges it, see :mod:`._gui`; g4f's files are not
+  written).
 
 Only when an entry point's module is itself still being imported at that
 moment (it imported g4f first) is ``ProviderLoader._load`` wrapped, until
@@ -54,9 +57,11 @@ import dataclasses
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from importlib import metadata
+from types import MappingProxyType
 
-logger = logging.getLogger("g4f_flux_plugin")
+logger = logging.getLogger(__package__)
 
 GROUP = "g4f.providers"
 ENV_BLOCKED = "G4F_FLUX_BLOCKED_PROVIDERS"
@@ -70,81 +75,254 @@ G4F_DEFAULT_IMAGE_PROVIDER = "PollinationsImage"
 # registered: model name -> (provider name, base_provider of the model).
 MODEL_ROUTES = {"flux-schnell": ("BlackForestLabs_Flux1Schnell", "Black Forest Labs")}
 
-_registered: dict[str, type] = {}  # name -> class, for this process
-_added_names: set[str] = set()  # what this module appended to ProviderLoader.names
-_pending: dict[str, metadata.EntryPoint] = {}  # deferred entry points by name
-_original_load = None  # ProviderLoader._load, while _pending needs a wrapper
-
 
 def autoload() -> list[type]:
-    """Load the ``g4f.providers`` entry points and route this package's models.
+    """Everything the start-up hook does once g4f has been imported.
 
-    This is what the start-up hook calls once g4f has been imported.  Returns
-    the classes registered by this call.
+    In this order: load the ``g4f.providers`` entry points
+    (:func:`load_entry_point_providers`), route this package's models to its
+    provider (:data:`MODEL_ROUTES`), then arrange for g4f's GUI to list the
+    registered providers.  Returns the classes registered by this call.
+    Safe to call more than once.
     """
     providers = load_entry_point_providers()
-    for model_name, (provider_name, vendor) in MODEL_ROUTES.items():
-        provider = _registered.get(provider_name)
-        if provider is None and provider_name in _pending:
-            provider = provider_name  # IterListProvider resolves names lazily
-        if provider is None:
-            continue  # blocked, broken or uninstalled: g4f's own route stays
-        try:
-            route_model(model_name, provider, base_provider=vendor)
-        except Exception:  # g4f's model registry may change: keep the providers
-            logger.debug("could not route model %r to %s", model_name, provider_name, exc_info=True)
+    _route_own_models(default_registry)
+    _list_in_gui()
     return providers
 
 
 def load_entry_point_providers(group: str = GROUP, *, blocked=None) -> list[type]:
-    """Register the provider classes named by the entry points of ``group``.
+    """Register the g4f provider classes that installed distributions declare.
+
+    Reads the entry points of ``group`` (by default ``g4f.providers``) of
+    every installed distribution and puts each class into g4f's provider
+    registry (see :func:`register`), so that ``provider="<name>"``,
+    ``from g4f.Provider import <name>`` and ``g4f.Provider.__providers__``
+    find it.  Like pluggy: the first entry point of a name wins, a name of
+    one of g4f's built-in providers is never shadowed, and an entry point
+    that fails to import or is not a provider class is logged (logger
+    ``g4f_flux_plugin``, WARNING) and skipped.
 
     ``blocked`` is a collection of entry-point names to skip; by default it
     comes from the ``G4F_FLUX_BLOCKED_PROVIDERS`` environment variable
     (comma-separated).  Returns the classes registered by this call, in
-    entry-point order.  Problems with single entry points are logged and
-    skipped; a g4f whose registry looks different raises.
+    entry-point order (a second call returns ``[]``).  Raises
+    :class:`RuntimeError` if g4f's registry is not the one this supports.
+
+    The start-up hook calls this through :func:`autoload`, which also routes
+    models and lists the providers in g4f's GUI; with
+    ``G4F_FLUX_NO_AUTOLOAD=1``, call either by hand.
     """
-    loader = _provider_loader()
-    blocked = _blocked_names() if blocked is None else set(blocked)
-    registered = []
-    seen: dict[str, metadata.EntryPoint] = {}
-    for ep in _entry_points(group):
-        if not _first_of_its_name(ep, seen):
-            continue
-        if ep.name in blocked:
-            logger.info("g4f provider plugin %s is blocked", _describe(ep))
-            continue
-        provider = _load_entry_point(loader, ep)
-        if provider is not None:
-            registered.append(provider)
-    return registered
+    return default_registry.load_entry_points(group, blocked=blocked)
 
 
 def register(provider_cls: type, name: str | None = None) -> bool:
-    """Put ``provider_cls`` into g4f's provider registry.
+    """Put ``provider_cls`` into g4f's provider registry (see :meth:`ProviderRegistry.register`)."""
+    return default_registry.register(provider_cls, name)
 
-    Afterwards ``from g4f.Provider import <name>`` works, the class is in
-    ``g4f.Provider.__providers__`` and ``ProviderUtils.convert[<name>]``, and
-    ``images.generate(..., provider="<name>")`` resolves to it.  ``name``
-    defaults to the class's ``__name__``.  Returns ``False`` if the class was
-    already registered under that name.  Raises :class:`TypeError` for
-    something that is not a g4f provider class and :class:`ValueError` for a
-    name that g4f or another class already uses.
+
+class ProviderRegistry:
+    """The plugin providers one process has put into g4f's registry.
+
+    g4f's ``ProviderLoader`` is the registry everyone reads; this object
+    keeps what it added there (the registered classes, the names it
+    appended, the entry points deferred until first lookup) so that it can
+    tell its own names from g4f's built-in ones.  The module owns one,
+    :data:`default_registry`, which the functions of this module use.
     """
-    if not _is_provider_class(provider_cls):
-        raise TypeError(f"{provider_cls!r} is not a g4f provider class")
-    name = name or provider_cls.__name__
-    loader = _provider_loader()
-    if _registered.get(name) is provider_cls:
-        return False
-    _check_name_is_free(loader, name)
-    loader.loaded[name] = provider_cls
-    _add_name(loader, name)
-    _registered[name] = provider_cls
-    logger.debug("registered g4f provider %s", name)
-    _list_in_gui()
-    return True
+
+    def __init__(self) -> None:
+        self._registered: dict[str, type] = {}  # name -> class
+        self._added_names: set[str] = set()  # what this appended to ProviderLoader.names
+        self._pending: dict[str, metadata.EntryPoint] = {}  # deferred entry points by name
+        self._original_load = None  # ProviderLoader._load, while _pending needs a wrapper
+
+    def registered(self) -> Mapping[str, type]:
+        """The classes registered so far, by name (a read-only view)."""
+        return MappingProxyType(self._registered)
+
+    def pending(self) -> tuple[str, ...]:
+        """Names of entry points registered by name only, to be imported on first lookup."""
+        return tuple(self._pending)
+
+    def names(self) -> tuple[str, ...]:
+        """Every provider name this registry put into g4f: registered, then pending."""
+        return (*self._registered, *(n for n in self._pending if n not in self._registered))
+
+    def load_entry_points(self, group: str = GROUP, *, blocked=None) -> list[type]:
+        """What :func:`load_entry_point_providers` does, into this registry."""
+        loader = _provider_loader()
+        blocked = _blocked_names() if blocked is None else set(blocked)
+        registered = []
+        seen: dict[str, metadata.EntryPoint] = {}
+        for ep in _entry_points(group):
+            if not _first_of_its_name(ep, seen):
+                continue
+            if ep.name in blocked:
+                logger.info("g4f provider plugin %s is blocked", _describe(ep))
+                continue
+            provider = self._load_entry_point(loader, ep)
+            if provider is not None:
+                registered.append(provider)
+        return registered
+
+    def register(self, provider_cls: type, name: str | None = None) -> bool:
+        """Put ``provider_cls`` into g4f's provider registry.
+
+        Afterwards ``from g4f.Provider import <name>`` works, the class is in
+        ``g4f.Provider.__providers__`` and ``ProviderUtils.convert[<name>]``,
+        and ``images.generate(..., provider="<name>")`` resolves to it.
+        ``name`` defaults to the class's ``__name__``.  Returns ``False`` if
+        the class was already registered under that name.  Raises
+        :class:`TypeError` for something that is not a g4f provider class and
+        :class:`ValueError` for a name that g4f or another class already uses.
+        """
+        if not _is_provider_class(provider_cls):
+            raise TypeError(f"{provider_cls!r} is not a g4f provider class")
+        name = name or provider_cls.__name__
+        loader = _provider_loader()
+        if self._registered.get(name) is provider_cls:
+            return False
+        self._check_name_is_free(loader, name)
+        loader.loaded[name] = provider_cls
+        self._add_name(loader, name)
+        self._registered[name] = provider_cls
+        logger.debug("registered g4f provider %s", name)
+        return True
+
+    # --- entry points ---------------------------------------------------
+
+    def _load_entry_point(self, loader, ep):
+        if not self._name_is_free(loader, ep):
+            return None
+        if _module_is_initializing(ep.module):
+            self._defer(loader, ep)
+            return None
+        try:
+            provider = ep.load()
+        except Exception as e:
+            _report_failed_import(ep, e)
+            return None
+        return provider if self._register_loaded(ep, provider) else None
+
+    def _register_loaded(self, ep, provider) -> bool:
+        try:
+            return self.register(provider, ep.name)
+        except (TypeError, ValueError) as e:
+            logger.warning("skipping g4f provider plugin %s: %s", _describe(ep), e)
+            return False
+
+    def _name_is_free(self, loader, ep) -> bool:
+        try:
+            self._check_name_is_free(loader, ep.name)
+        except ValueError as e:
+            if ep.name not in self._registered and ep.name not in self._pending:  # not a second run
+                logger.warning("skipping g4f provider plugin %s: %s", _describe(ep), e)
+            return False
+        return True
+
+    # --- g4f's registry -------------------------------------------------
+
+    def _check_name_is_free(self, loader, name: str) -> None:
+        if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
+            raise ValueError(f"{name!r} is not usable as a provider name")
+        if name in self._registered or name in self._pending:
+            raise ValueError(f"{name!r} is already registered")
+        if self._is_builtin(loader, name):
+            raise ValueError(f"{name!r} would shadow g4f's built-in provider of that name")
+
+    def _is_builtin(self, loader, name: str) -> bool:
+        known = set(loader.names) | set(getattr(loader, "extra", ())) | set(_module_names())
+        known -= self._added_names
+        if _normal(name) in {_normal(k) for k in known}:
+            return True
+        # Aliases that only the loader's if-chain knows (e.g. "PollinationsAI").
+        try:
+            return loader.from_name(name) is not None
+        except Exception:
+            return False
+
+    def _add_name(self, loader, name: str) -> None:
+        if name not in loader.names:
+            loader.names.append(name)
+            self._added_names.add(name)
+        all_names = getattr(sys.modules.get("g4f.Provider"), "__all__", None)
+        if isinstance(all_names, list) and name not in all_names:
+            all_names.append(name)
+
+    def _drop_name(self, loader, name: str) -> None:
+        if name not in self._added_names:
+            return
+        self._added_names.discard(name)
+        all_names = getattr(sys.modules.get("g4f.Provider"), "__all__", None)
+        for names in (loader.names, all_names):
+            if isinstance(names, list) and name in names:
+                names.remove(name)
+
+    # --- entry points whose module is still being imported ---------------
+    #
+    # If a plugin module imports g4f at its top and is itself imported first
+    # (say `from g4f_flux_plugin import BlackForestLabs_Flux1Schnell` in a
+    # fresh process), the hook runs while that module is half-executed and
+    # its class does not exist yet.  Such entry points are registered by name
+    # only, and a thin wrapper around ProviderLoader._load (g4f's fallback
+    # for names not in `loaded`) imports them on first lookup, then removes
+    # itself.
+
+    def _defer(self, loader, ep) -> None:
+        if not isinstance(loader.__dict__.get("_load"), classmethod):
+            logger.warning("skipping g4f provider plugin %s: it is still being imported and this "
+                           "g4f has no ProviderLoader._load to defer it to", _describe(ep))
+            return
+        self._pending[ep.name] = ep
+        self._add_name(loader, ep.name)
+        self._wrap_load(loader)
+        logger.debug("deferred g4f provider plugin %s until first use", _describe(ep))
+
+    def _wrap_load(self, loader) -> None:
+        if self._original_load is not None:
+            return
+        self._original_load = loader.__dict__["_load"]
+        registry = self
+
+        def _load(cls, name: str):
+            return registry._load_with_pending(cls, name)
+
+        loader._load = classmethod(_load)
+
+    def _unwrap_load(self, loader) -> None:
+        if self._original_load is not None and not self._pending:
+            loader._load = self._original_load
+            self._original_load = None
+
+    def _load_with_pending(self, cls, name: str):
+        try:
+            return self._original_load.__get__(None, cls)(name)
+        except ImportError:
+            if name not in self._pending:
+                raise
+        return self._resolve_pending(cls, name)
+
+    def _resolve_pending(self, loader, name: str):
+        ep = self._pending[name]
+        if _module_is_initializing(ep.module):
+            raise ImportError(f"Provider {name!r} is still being imported")
+        del self._pending[name]
+        self._unwrap_load(loader)
+        try:
+            provider = ep.load()
+        except Exception as e:
+            self._drop_name(loader, name)
+            _report_failed_import(ep, e)
+            raise ImportError(f"Provider {name!r} failed to load") from e
+        if not self._register_loaded(ep, provider):
+            self._drop_name(loader, name)
+            raise ImportError(f"Provider {name!r} is not a g4f provider class")
+        return provider
+
+
+#: The registry the start-up hook and this module's functions fill.
+default_registry = ProviderRegistry()
 
 
 def route_model(model_name: str, provider, *, fallback=None, base_provider=None):
@@ -203,42 +381,10 @@ def _first_of_its_name(ep, seen: dict) -> bool:
     return False
 
 
-def _load_entry_point(loader, ep):
-    if not _name_is_free(loader, ep):
-        return None
-    if _module_is_initializing(ep.module):
-        _defer(loader, ep)
-        return None
-    try:
-        provider = ep.load()
-    except Exception as e:
-        _report_failed_import(ep, e)
-        return None
-    return provider if _register_loaded(ep, provider) else None
-
-
 def _report_failed_import(ep, error: Exception) -> None:
     logger.warning("skipping g4f provider plugin %s: %s: %s",
                    _describe(ep), type(error).__name__, error)
     logger.debug("traceback of %s", ep.name, exc_info=error)
-
-
-def _register_loaded(ep, provider) -> bool:
-    try:
-        return register(provider, ep.name)
-    except (TypeError, ValueError) as e:
-        logger.warning("skipping g4f provider plugin %s: %s", _describe(ep), e)
-        return False
-
-
-def _name_is_free(loader, ep) -> bool:
-    try:
-        _check_name_is_free(loader, ep.name)
-    except ValueError as e:
-        if ep.name not in _registered and ep.name not in _pending:  # not just a second run
-            logger.warning("skipping g4f provider plugin %s: %s", _describe(ep), e)
-        return False
-    return True
 
 
 def _blocked_names() -> set:
@@ -269,41 +415,11 @@ def _normal(name: str) -> str:
     return name.lower().replace("-", "").replace("_", "")
 
 
-def _check_name_is_free(loader, name: str) -> None:
-    if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
-        raise ValueError(f"{name!r} is not usable as a provider name")
-    if name in _registered or name in _pending:
-        raise ValueError(f"{name!r} is already registered")
-    if _is_builtin(loader, name):
-        raise ValueError(f"{name!r} would shadow g4f's built-in provider of that name")
-
-
-def _is_builtin(loader, name: str) -> bool:
-    known = set(loader.names) | set(getattr(loader, "extra", ())) | set(_module_names())
-    known -= _added_names
-    if _normal(name) in {_normal(k) for k in known}:
-        return True
-    # Aliases that only the loader's if-chain knows (e.g. "PollinationsAI").
-    try:
-        return loader.from_name(name) is not None
-    except Exception:
-        return False
-
-
 def _module_names():
     module = sys.modules.get("g4f.Provider")
     names = list(getattr(module, "__others__", ()))
     names += [k for k in getattr(module, "__dict__", {}) if not k.startswith("_")]
     return names
-
-
-def _add_name(loader, name: str) -> None:
-    if name not in loader.names:
-        loader.names.append(name)
-        _added_names.add(name)
-    all_names = getattr(sys.modules.get("g4f.Provider"), "__all__", None)
-    if isinstance(all_names, list) and name not in all_names:
-        all_names.append(name)
 
 
 def _same_provider(a, b) -> bool:
@@ -312,16 +428,6 @@ def _same_provider(a, b) -> bool:
 
 def _provider_name(p) -> str:
     return p if isinstance(p, str) else getattr(p, "__name__", repr(p))
-
-
-# --- entry points whose module is still being imported ----------------------
-#
-# If a plugin module imports g4f at its top and is itself imported first (say
-# `from g4f_flux_plugin import BlackForestLabs_Flux1Schnell` in a fresh
-# process), the hook runs while that module is half-executed and its class
-# does not exist yet.  Such entry points are registered by name only, and a
-# thin wrapper around ProviderLoader._load (g4f's fallback for names not in
-# `loaded`) imports them on first lookup, then removes itself.
 
 
 def _module_is_initializing(module_name: str) -> bool:
@@ -334,70 +440,6 @@ def _module_is_initializing(module_name: str) -> bool:
         for name, module in list(sys.modules.items())
         if name == top or name.startswith(top + ".")
     )
-
-
-def _defer(loader, ep) -> None:
-    if not isinstance(loader.__dict__.get("_load"), classmethod):
-        logger.warning("skipping g4f provider plugin %s: it is still being imported and this "
-                       "g4f has no ProviderLoader._load to defer it to", _describe(ep))
-        return
-    _pending[ep.name] = ep
-    _add_name(loader, ep.name)
-    _wrap_load(loader)
-    _list_in_gui()
-    logger.debug("deferred g4f provider plugin %s until first use", _describe(ep))
-
-
-def _wrap_load(loader) -> None:
-    global _original_load
-    if _original_load is not None:
-        return
-    _original_load = loader.__dict__["_load"]
-    loader._load = classmethod(_load_with_pending)
-
-
-def _unwrap_load(loader) -> None:
-    global _original_load
-    if _original_load is not None and not _pending:
-        loader._load = _original_load
-        _original_load = None
-
-
-def _load_with_pending(cls, name: str):
-    try:
-        return _original_load.__get__(None, cls)(name)
-    except ImportError:
-        if name not in _pending:
-            raise
-    return _resolve_pending(cls, name)
-
-
-def _resolve_pending(loader, name: str):
-    ep = _pending[name]
-    if _module_is_initializing(ep.module):
-        raise ImportError(f"Provider {name!r} is still being imported")
-    del _pending[name]
-    _unwrap_load(loader)
-    try:
-        provider = ep.load()
-    except Exception as e:
-        _drop_name(loader, name)
-        _report_failed_import(ep, e)
-        raise ImportError(f"Provider {name!r} failed to load") from e
-    if not _register_loaded(ep, provider):
-        _drop_name(loader, name)
-        raise ImportError(f"Provider {name!r} is not a g4f provider class")
-    return provider
-
-
-def _drop_name(loader, name: str) -> None:
-    if name not in _added_names:
-        return
-    _added_names.discard(name)
-    all_names = getattr(sys.modules.get("g4f.Provider"), "__all__", None)
-    for names in (loader.names, all_names):
-        if isinstance(names, list) and name in names:
-            names.remove(name)
 
 
 # --- g4f's GUI --------------------------------------------------------------
@@ -417,6 +459,20 @@ def _list_in_gui() -> None:
 
 
 # --- models -----------------------------------------------------------------
+
+
+def _route_own_models(registry: ProviderRegistry) -> None:
+    registered, pending = registry.registered(), registry.pending()
+    for model_name, (provider_name, vendor) in MODEL_ROUTES.items():
+        provider = registered.get(provider_name)
+        if provider is None and provider_name in pending:
+            provider = provider_name  # IterListProvider resolves names lazily
+        if provider is None:
+            continue  # blocked, broken or uninstalled: g4f's own route stays
+        try:
+            route_model(model_name, provider, base_provider=vendor)
+        except Exception:  # g4f's model registry may change: keep the providers
+            logger.debug("could not route model %r to %s", model_name, provider_name, exc_info=True)
 
 
 def _known_model(model_name: str):

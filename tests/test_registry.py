@@ -8,6 +8,8 @@ the hook is a .pth file in site-packages.
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 
 from g4f_subprocess import FAKE_PROVIDER, PROVIDER, make_distribution
@@ -34,12 +36,17 @@ def test_g4f_import_registers_the_provider_without_user_code(proc):
     state = proc.json(f"""
         import json, sys
         from g4f.Provider import {PROVIDER} as provider
+        import g4f
         print(json.dumps({{
             "module": provider.__module__,
             "watchers": [getattr(f, "name", None) for f in sys.meta_path if type(f).__name__ == "_ImportWatcher"].count("g4f"),
+            # the watching loader is gone once g4f's __init__ has run
+            "loader": type(g4f.__loader__).__name__,
+            "spec_loader": g4f.__spec__.loader is g4f.__loader__,
         }}))
     """)
-    assert state == {"module": PLUGIN_MODULE, "watchers": 0}
+    assert state == {"module": PLUGIN_MODULE, "watchers": 0, "loader": "SourceFileLoader",
+                     "spec_loader": True}
 
 
 def test_provider_utils_convert_resolves_the_name(proc):
@@ -86,16 +93,22 @@ def test_plugin_imported_before_g4f_registers_on_first_lookup(proc):
     state = proc.json(f"""
         import json
         from g4f_flux_plugin import {PROVIDER} as mine
-        from g4f.Provider import {PROVIDER} as registered, ProviderLoader
-        import g4f_flux_plugin._registry as registry
+        from g4f_flux_plugin._registry import default_registry
+        from g4f.Provider import ProviderLoader
+        deferred = default_registry.pending()
+        wrapped = ProviderLoader.__dict__["_load"].__func__.__module__
+        from g4f.Provider import {PROVIDER} as registered
         print(json.dumps({{
+            "deferred": deferred,
+            "wrapped": wrapped,
             "same": mine is registered,
-            "pending": list(registry._pending),
-            "load_restored": ProviderLoader.__dict__["_load"] is registry._original_load
-                or registry._original_load is None,
+            "pending": default_registry.pending(),
+            "registered": list(default_registry.registered()),
+            "load": ProviderLoader.__dict__["_load"].__func__.__module__,
         }}))
     """)
-    assert state == {"same": True, "pending": [], "load_restored": True}
+    assert state == {"deferred": [PROVIDER], "wrapped": "g4f_flux_plugin._registry", "same": True,
+                     "pending": [], "registered": [PROVIDER], "load": "g4f.Provider"}
 
 
 @pytest.mark.parametrize("first", ["g4f_flux_plugin._errors", "g4f_flux_plugin._transports"])
@@ -109,6 +122,61 @@ def test_a_plugin_submodule_imported_before_g4f_still_registers(proc, first):
         print(json.dumps({{"registered": "{PROVIDER}" in ProviderUtils.convert}}))
     """)
     assert state == {"registered": True}
+
+
+# Two modules with one loader object: the twin's import finishes first, in
+# the middle of the watched module's.  The watcher must call back only once
+# the watched module itself has run to the end.
+_SHARED_LOADERS = {
+    "zipimport": """
+        import zipfile
+        archive = os.path.join(os.getcwd(), "twins.zip")
+        with zipfile.ZipFile(archive, "w") as zf:
+            for name, source in SOURCES.items():
+                zf.writestr(name + ".py", source)
+        sys.path.insert(0, archive)
+    """,
+    "one-loader-object": """
+        import importlib.util
+
+        class SharedLoader:
+            def create_module(self, spec):
+                return None
+
+            def exec_module(self, module):
+                exec(SOURCES[module.__name__], module.__dict__)
+
+        class Finder:
+            loader = SharedLoader()
+
+            def find_spec(self, name, path=None, target=None):
+                if name in SOURCES:
+                    return importlib.util.spec_from_loader(name, self.loader)
+
+        sys.meta_path.append(Finder())
+    """,
+}
+
+
+@pytest.mark.parametrize("setup", list(_SHARED_LOADERS), ids=list(_SHARED_LOADERS))
+def test_watcher_calls_back_after_the_watched_module_not_a_twin_sharing_its_loader(proc, setup):
+    code = [textwrap.dedent(part) for part in ("""
+        import json, os, sys
+        SOURCES = {"twin_a": "import twin_b\\nDONE = True\\n", "twin_b": "DONE = True\\n"}
+    """, _SHARED_LOADERS[setup], """
+        from g4f_flux_plugin._hook import watch_import
+        calls = []
+        watch_import("twin_a", lambda: calls.append(getattr(sys.modules["twin_a"], "DONE", False)))
+        import twin_a, twin_b
+        print(json.dumps({
+            "calls": calls,
+            "shared": twin_a.__loader__ is twin_b.__loader__,
+            "spec_loader": twin_a.__spec__.loader is twin_a.__loader__,
+            "watching": [type(f).__name__ for f in sys.meta_path].count("_ImportWatcher"),
+        }))
+    """)]
+    state = proc.json("".join(code), env={"G4F_FLUX_NO_AUTOLOAD": "1"})
+    assert state == {"calls": [True], "shared": True, "spec_loader": True, "watching": 0}
 
 
 def test_install_after_g4f_was_imported_registers_at_once(proc):
@@ -146,8 +214,18 @@ def test_no_autoload_switch_turns_the_hook_off(proc):
     assert state == {"found": False, "hook_module_imported": False, "listed": False}
 
 
-def test_no_autoload_zero_leaves_the_hook_on(proc):
-    proc.run(f"from g4f.Provider import {PROVIDER}", env={"G4F_FLUX_NO_AUTOLOAD": "0"})
+@pytest.mark.parametrize("value", ["0", ""])
+def test_no_autoload_zero_or_empty_leaves_the_hook_on(proc, value):
+    state = proc.json(f"""
+        import json, sys
+        watching = [f.name for f in sys.meta_path if type(f).__name__ == "_ImportWatcher"]
+        import g4f.Provider
+        print(json.dumps({{
+            "watching": watching,
+            "listed": "{PROVIDER}" in g4f.Provider.ProviderLoader.names,
+        }}))
+    """, env={"G4F_FLUX_NO_AUTOLOAD": value})
+    assert state == {"watching": ["g4f"], "listed": True}
 
 
 def test_blocked_entry_point_is_not_registered(proc):
