@@ -1,5 +1,9 @@
-"""A normal install of the built wheel, in a fresh virtual environment, ships
-the start-up hook: g4f finds the provider with no import of the plugin.
+"""Every way of installing the package ships the start-up hook.
+
+A normal install of the built wheel, in a fresh virtual environment: g4f
+finds the provider with no import of the plugin.  A wheel built from the
+sdist, and an editable install (``pip install -e``), write the same ``.pth``
+file, whose watcher is on ``sys.meta_path`` in a fresh interpreter.
 
 Offline on purpose (tests talk to 127.0.0.1 only): the wheel is built without
 build isolation, and g4f with its dependencies comes from this test
@@ -17,16 +21,27 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tarfile
 import venv
+import zipfile
 from pathlib import Path
 
 from g4f_subprocess import seed_g4f_cache
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("setup.cfg", "pyproject.toml", "README.md", "_g4f_flux_plugin_autoload.py", "g4f_flux_plugin")
+SOURCES = ("setup.cfg", "pyproject.toml", "MANIFEST.in", "README.md", "build_pth.py",
+           "_g4f_flux_plugin_autoload.py", "g4f_flux_plugin")
+PTH_NAME = "_g4f_flux_plugin_autoload.pth"
+HOOK_MODULE = "_g4f_flux_plugin_autoload"
+
+# Prints what the start-up hook left in a fresh interpreter that never imports g4f.
+_WATCHERS = """
+import json, sys
+print(json.dumps([type(f).__module__ for f in sys.meta_path if type(f).__name__ == "_ImportWatcher"]))
+"""
 
 
-def _build_wheel(tmp_path: Path) -> Path:
+def _copy_sources(tmp_path: Path) -> Path:
     # A copy of the sources, so no build/ or egg-info lands in the checkout.
     source = tmp_path / "source"
     source.mkdir()
@@ -36,6 +51,11 @@ def _build_wheel(tmp_path: Path) -> Path:
             shutil.copytree(origin, source / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(origin, source / name)
+    return source
+
+
+def _build_wheel(tmp_path: Path, source: Path | None = None) -> Path:
+    source = source or _copy_sources(tmp_path)
     wheels = tmp_path / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
@@ -44,6 +64,32 @@ def _build_wheel(tmp_path: Path) -> Path:
     )
     (wheel,) = wheels.glob("g4f_flux_plugin-*.whl")
     return wheel
+
+
+def _build_sdist(tmp_path: Path) -> Path:
+    # setuptools' PEP 517 hook, run directly: offline, and no extra build tool.
+    source = _copy_sources(tmp_path)
+    sdists = tmp_path / "sdists"
+    code = "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])"
+    subprocess.run([sys.executable, "-c", code, str(sdists)], cwd=source, check=True,
+                   capture_output=True, timeout=300)
+    (sdist,) = sdists.glob("g4f_flux_plugin-*.tar.gz")
+    return sdist
+
+
+def _clean_env(tmp_path: Path) -> dict:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("G4F_", "PYTHON"))}
+    env.update(HOME=str(home))
+    return env
+
+
+def _watchers(python: Path, tmp_path: Path) -> list:
+    done = subprocess.run([python, "-c", _WATCHERS], cwd=tmp_path, env=_clean_env(tmp_path),
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
 
 
 def _fresh_environment(tmp_path: Path) -> tuple[Path, Path]:
@@ -66,14 +112,13 @@ def test_wheel_in_a_fresh_environment_registers_the_provider(tmp_path, replica):
          "--no-index", str(wheel)],
         check=True, timeout=300,
     )
-    assert (purelib / "_g4f_flux_plugin_autoload.pth").is_file()
+    assert (purelib / PTH_NAME).is_file()
+    assert not (purelib / "build_pth.py").exists()  # a build step, not installed
 
-    home = tmp_path / "home"
     cache = tmp_path / "g4f-cache"
-    home.mkdir()
     seed_g4f_cache(cache)
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("G4F_", "PYTHON"))}
-    env.update(HOME=str(home), G4F_CACHE_DIR=str(cache), G4F_FLUX_SCHNELL_URL=replica.url)
+    env = _clean_env(tmp_path)
+    env.update(G4F_CACHE_DIR=str(cache), G4F_FLUX_SCHNELL_URL=replica.url)
     code = """
 import json
 from g4f.Provider import BlackForestLabs_Flux1Schnell as provider, ProviderUtils, __providers__
@@ -96,3 +141,35 @@ print(json.dumps({
     assert state["convert"] and state["listed"]
     assert state["url"].startswith(replica.url)
     assert any(job["prompt"] == "a fresh install" for job in replica.jobs())
+
+
+def test_wheel_built_from_the_sdist_ships_the_hook(tmp_path):
+    sdist = _build_sdist(tmp_path)
+    with tarfile.open(sdist) as archive:
+        names = {name.partition("/")[2] for name in archive.getnames()}
+    assert {"build_pth.py", "MANIFEST.in", f"{HOOK_MODULE}.py"} <= names  # the build needs them
+    wheel = _build_wheel(tmp_path, sdist)
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        line = archive.read(PTH_NAME).decode()
+    assert {PTH_NAME, f"{HOOK_MODULE}.py"} <= names
+    assert "build_pth.py" not in names and not any(n.startswith("g4f_flux_plugin/_build") for n in names)
+    assert line.startswith("import ") and HOOK_MODULE in line
+
+
+def test_editable_install_writes_the_hook(tmp_path):
+    source = _copy_sources(tmp_path)
+    python, purelib = _fresh_environment(tmp_path)
+    # Without build isolation the build runs in the fresh interpreter, which
+    # finds setuptools through the test environment's path.
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
+         "--no-build-isolation", "--no-index", "-e", str(source)],
+        check=True, timeout=300, capture_output=True,
+    )
+    assert (purelib / PTH_NAME).is_file()
+    assert _watchers(python, tmp_path) == [HOOK_MODULE]
+    done = subprocess.run([python, "-c", f"import {HOOK_MODULE}; print({HOOK_MODULE}.__file__)"],
+                          cwd=tmp_path, env=_clean_env(tmp_path), capture_output=True, text=True,
+                          timeout=60)
+    assert Path(done.stdout.strip()) == source / f"{HOOK_MODULE}.py"  # the editable copy
