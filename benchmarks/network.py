@@ -11,9 +11,11 @@ process: ``g4f-flux`` against the floor as a script (``floor.py``).
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +33,7 @@ from stats import Dist, fmt, fmt_ratio, ratio
 
 DEFAULT_RTT_MS = 60.0
 LINKS = ("link", "loopback")
+FLOOR_SCRIPT = "floor script"
 
 
 def _contenders(url: str) -> list[Contender]:
@@ -135,56 +138,54 @@ def _attach_job_times(results: list[NetResult], jobs: list[dict]) -> None:
                 result.job_ms.values.append((job["ended_at"] - job["started_at"]) * 1000)
 
 
-def _cold(relays: RelayThread, replica: Replica, plan: Plan, rtt: float) -> ColdResult:
-    cli = bin_path("g4f-flux")
-    py = sys.executable
+def _cold_commands(url: str, output: str) -> dict[str, tuple[str, list[str]]]:
+    """The cold command lines against ``url``, writing ``output``: name -> (label, argv)."""
     size = ["--width", str(SIZE), "--height", str(SIZE), "--steps", str(STEPS)]
-    commands: dict[str, list[str]] = {}
-    labels: dict[str, str] = {}
+    found: dict[str, tuple[str, list[str]]] = {}
+    cli = bin_path("g4f-flux")
     if cli:
-        commands["g4f-flux"] = [cli, PROMPT, *size, "-q"]
-        labels["g4f-flux"] = f"`g4f-flux \"...\" --api-base URL -o FILE --width {SIZE} --height {SIZE} --steps {STEPS}`"
-        commands["g4f-flux --no-metadata"] = [cli, PROMPT, *size, "-q", "--no-metadata"]
-        labels["g4f-flux --no-metadata"] = "the same with `--no-metadata` (no Pillow)"
-    commands["floor script"] = [py, str(HERE / "floor.py"), "URL", PROMPT, "--size", str(SIZE),
-                                "--steps", str(STEPS)]
-    labels["floor script"] = "`python benchmarks/floor.py URL -o FILE` (aiohttp, /config, call, download)"
-    link_relays = {"link": relays.relay(replica.url, rtt), "loopback": relays.relay(replica.url, 0.0)}
-    ms = {(name, link): Dist([]) for name in commands for link in LINKS}
-    connections = {(name, link): Dist([]) for name in commands for link in LINKS}
-    errors = {name: 0 for name in commands}
-    cases = [(name, link) for name in commands for link in LINKS]
-    with Interpreters() as procs, tempfile.TemporaryDirectory(prefix="g4f-flux-bench-cold-") as tmp:
-        def argv(name: str, link: str, index: int) -> list[str]:
-            url = link_relays[link].url
-            out = str(Path(tmp) / f"{index}.webp")
-            return [url if arg == "URL" else arg for arg in commands[name]] + (
-                ["--api-base", url, "-o", out] if name.startswith("g4f-flux") else ["-o", out])
+        argv = [cli, PROMPT, "--api-base", url, "-o", output, *size, "-q"]
+        found["g4f-flux"] = (f"`g4f-flux \"...\" --api-base URL -o FILE {' '.join(size)} -q`", argv)
+        found["g4f-flux --no-metadata"] = ("the same with `--no-metadata` (no Pillow)", argv + ["--no-metadata"])
+    found[FLOOR_SCRIPT] = ("`python benchmarks/floor.py URL -o FILE` (aiohttp, /config, call, download)",
+                           [sys.executable, str(HERE / "floor.py"), url, PROMPT, "-o", output,
+                            "--size", str(SIZE), "--steps", str(STEPS)])
+    return found
 
-        index = 0
-        for name in commands:  # warm: byte-code written, OS caches filled
-            index += 1
-            procs.wall_ms(argv(name, "loopback", index))
-        for run in range(plan.cold_runs):
-            for name, link in rotated(cases, run):
-                index += 1
-                relay = link_relays[link]
-                before = relay.connections
-                try:
-                    elapsed = procs.wall_ms(argv(name, link, index))
-                except Exception as error:
-                    errors[name] += 1
-                    log(f"network: cold {name} ({link}) failed: {type(error).__name__}: {error}")
-                    continue
-                ms[(name, link)].values.append(elapsed)
-                connections[(name, link)].values.append(relay.connections - before)
+
+def _cold(relays: RelayThread, replica: Replica, plan: Plan, rtt: float) -> ColdResult:
+    link_relays = {"link": relays.relay(replica.url, rtt), "loopback": relays.relay(replica.url, 0.0)}
+    names = list(_cold_commands("URL", "FILE"))
+    ms = {(name, link): Dist([]) for name in names for link in LINKS}
+    connections = {(name, link): Dist([]) for name in names for link in LINKS}
+    errors = {name: 0 for name in names}
+    cases = [(name, link) for name in names for link in LINKS]
+    with Interpreters() as procs, tempfile.TemporaryDirectory(prefix="g4f-flux-bench-cold-") as tmp:
+        output = str(Path(tmp) / "image.webp")
+        def run(name: str, link: str) -> float | None:
+            try:
+                return procs.wall_ms(_cold_commands(link_relays[link].url, output)[name][1])
+            except subprocess.SubprocessError as error:  # counted and reported, never hidden
+                errors[name] += 1
+                tail = (getattr(error, "stderr", None) or "").strip().splitlines()[-3:]
+                log(f"network: cold {name} ({link}) failed: {error}: {' | '.join(tail)}")
+                return None
+
+        for name in names:  # warm: byte-code written, OS caches filled
+            run(name, "loopback")
+        for round_ in range(plan.cold_runs):
+            for name, link in rotated(cases, round_):
+                before = link_relays[link].connections
+                elapsed = run(name, link)
+                if elapsed is not None:
+                    ms[(name, link)].values.append(elapsed)
+                    connections[(name, link)].values.append(link_relays[link].connections - before)
+    labels = {name: label for name, (label, _) in _cold_commands("URL", "FILE").items()}
     return ColdResult(ms, connections, labels, errors)
 
 
 def measure(replica: Replica, plan: Plan, rtt_ms: float, seeds: Seeds) -> NetworkResult:
     """Sequential generations per contender on both links, then the cold command lines."""
-    import asyncio
-
     rtt = rtt_ms / 1000
     _replica_jobs(replica, "/_replica/reset", "POST")  # only this section's jobs from here on
     with RelayThread() as relays:
@@ -252,18 +253,19 @@ def render(net: NetworkResult, plan: Plan) -> str:
 def _render_cold(cold: ColdResult, plan: Plan, rtt: float) -> str:
     intro = (f"Cold command line: each run is a whole fresh process (interpreter start, imports, `/config`, "
              f"the job, the download, the file written), {plan.cold_runs} runs per command and link, "
-             f"interleaved, over the {rtt:g} ms link and on loopback (the relay with no delay). "
-             "Connections: what the relay accepted per run.\n")
-    floor = "floor script"
+             f"interleaved, over the {rtt:g} ms link and on loopback (the relay with no delay). Round trips "
+             "the link adds: (median over the link − median on loopback) / RTT. Connections: what the relay "
+             "accepted per run.\n")
     rows = []
     for name, label in cold.commands.items():
         row = [label]
         for link in LINKS:
             d = cold.ms[(name, link)]
             row += [f"{fmt(d.median)} ({fmt(d.p10)}–{fmt(d.p90)})",
-                    fmt_ratio(ratio(d.median, cold.ms[(floor, link)].median))]
-        row += [fmt(cold.connections[(name, "link")].median, 0), str(cold.errors[name])]
+                    fmt_ratio(ratio(d.median, cold.ms[(FLOOR_SCRIPT, link)].median))]
+        added = ratio(cold.ms[(name, "link")].median - cold.ms[(name, "loopback")].median, rtt)
+        row += [fmt(added, 2), fmt(cold.connections[(name, "link")].median, 0), str(cold.errors[name])]
         rows.append(row)
     header = ["command", f"{rtt:g} ms link: median ms (p10–p90)", "vs floor", "loopback: median ms (p10–p90)",
-              "vs floor", "connections per run", "errors"]
+              "vs floor", "round trips the link adds", "connections per run", "errors"]
     return f"{intro}\n{md_table(header, rows)}\n"

@@ -62,9 +62,10 @@ class Interpreters:
                               cwd=tempfile.gettempdir(), timeout=timeout)
 
     def wall_ms(self, argv: list[str], hook: bool = True, timeout: float = 300) -> float:
-        """Wall time of the whole process, in ms (output discarded)."""
+        """Wall time of the whole process, in ms (its output discarded; a failure raises
+        :class:`subprocess.CalledProcessError` with the error output)."""
         start = time.perf_counter()
-        subprocess.run(argv, env=self.env(hook), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        subprocess.run(argv, env=self.env(hook), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                        check=True, cwd=tempfile.gettempdir(), timeout=timeout)
         return (time.perf_counter() - start) * 1000
 

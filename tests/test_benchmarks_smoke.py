@@ -118,6 +118,8 @@ def test_quick_run_writes_every_section_with_ratios(tmp_path: Path) -> None:
     floor = next(row for row in cold if "floor.py" in row["command"])
     assert floor["vs floor"] == "1.00x" and floor["errors"] == "0"
     assert all(RATIO.match(row["vs floor"]) for row in cold)
+    assert all(NUMBER.match(row["round trips the link adds"]) and NUMBER.match(row["connections per run"])
+               for row in cold)
 
     probes = _table(report, "Measured inside fresh interpreters")
     in_site = next(row["value"] for row in probes if "within `site.main()`" in row["measurement"])
