@@ -1,21 +1,56 @@
-"""FLUX.1-schnell through the public Hugging Face Space, as a g4f provider plugin.
+"""FLUX.1-schnell through the public Hugging Face Space: a client, and a g4f provider plugin.
 
-Importing this package is cheap: the provider (and with it g4f and the HTTP
-libraries) is imported on first access of :data:`BlackForestLabs_Flux1Schnell`,
-so ``g4f-flux --help`` and the start-up hook stay fast.
+Importing this package is cheap: every public name below is imported on
+first access (PEP 562), so ``import g4f_flux_plugin`` loads neither g4f nor
+an HTTP library, and ``g4f-flux --help`` and the start-up hook stay fast.
+
+- The client, which knows nothing of g4f: :class:`FluxClient`,
+  :class:`ProgressEvent`, :class:`GeneratedImage`, the transports
+  (:class:`Transport`, :class:`AiohttpTransport`, :class:`CurlCffiTransport`,
+  :class:`MockTransport`) and the error tree rooted in :class:`FluxClientError`.
+- The g4f adapter: :class:`BlackForestLabs_Flux1Schnell`, and
+  :func:`load_entry_point_providers`, which registers every ``g4f.providers``
+  entry point into g4f.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
+
 __version__ = "0.1.0"
 
-__all__ = ["BlackForestLabs_Flux1Schnell", "__version__"]
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "BlackForestLabs_Flux1Schnell": ".providers",
+    "load_entry_point_providers": "._registry",
+    "FluxClient": "._client",
+    "ProgressEvent": "._events",
+    "GeneratedImage": "._events",
+    "Transport": "._transports.base",
+    "AiohttpTransport": "._transports._aiohttp",
+    "CurlCffiTransport": "._transports._curl_cffi",
+    "MockTransport": "._transports.mock",
+    "MockRequest": "._transports.mock",
+    "MockResponse": "._transports.mock",
+    **{name: "._errors" for name in (
+        "FluxClientError", "SpaceError", "JobCancelledError", "QuotaExceededError",
+        "SpaceRateLimitError", "SpaceStatusError", "SpaceAuthError", "SpaceProtocolError",
+        "StreamCutError", "SpaceConnectError", "SpaceConnectionError", "SpaceTimeoutError",
+    )},
+}
+
+__all__ = [*_EXPORTS, "__version__"]
 
 
 def __getattr__(name: str):
-    # PEP 562 lazy attribute: importing g4f costs about half a second.
-    if name == "BlackForestLabs_Flux1Schnell":
-        from .providers import BlackForestLabs_Flux1Schnell
+    # PEP 562: g4f takes about a second to import, aiohttp half of that.
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return BlackForestLabs_Flux1Schnell
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -15,10 +15,12 @@ from typing import Any
 from ._errors import SpaceProtocolError
 from ._params import SPACE_LIMITS, Limits
 
-__all__ = ["PUBLIC_SPACE_URL", "SpaceConfig", "parse_config"]
+__all__ = ["MODEL_NAME", "PUBLIC_SPACE_URL", "ConfigCache", "SpaceConfig", "parse_config"]
 
 #: The root of the public Space black-forest-labs/FLUX.1-schnell.
 PUBLIC_SPACE_URL = "https://black-forest-labs-flux-1-schnell.hf.space"
+#: The model's name, as g4f and the files' metadata call it.
+MODEL_NAME = "black-forest-labs-flux-1-schnell"
 
 # Queue protocols whose messages this client reads (Gradio 4.x late and later).
 QUEUE_PROTOCOLS = frozenset({"sse_v3"})
@@ -110,3 +112,27 @@ def parse_config(root: str, data: Any, api_name: str = "infer") -> SpaceConfig:
         trigger_id=trigger_id,
         limits=limits,
     )
+
+
+class ConfigCache:
+    """Discovered configs per Space root, so a generation does not read
+    ``/config`` again. The client rediscovers a root whose cached config goes
+    stale (its submit route fails); :meth:`clear` forgets everything."""
+
+    def __init__(self) -> None:
+        self._configs: dict[str, SpaceConfig] = {}
+
+    def get(self, root: str) -> SpaceConfig | None:
+        """The cached config of ``root``, or ``None``."""
+        return self._configs.get(root)
+
+    def put(self, config: SpaceConfig) -> None:
+        """Remember ``config`` for its root."""
+        self._configs[config.root] = config
+
+    def __contains__(self, root: object) -> bool:
+        return root in self._configs
+
+    def clear(self) -> None:
+        """Forget every config."""
+        self._configs.clear()

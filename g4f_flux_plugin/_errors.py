@@ -1,24 +1,25 @@
-"""The plugin's exceptions, rooted in :mod:`g4f.errors` so g4f's fallback
-machinery (``IterListProvider``, ``RetryProvider``, the circuit breaker)
-understands them::
+"""The Space client's exceptions: one tree, importing nothing of g4f::
 
-    g4f.errors.G4FError
-    ├── g4f.errors.ResponseError
-    │   ├── SpaceError                 the Space ran the job and said it failed
-    │   │   └── JobCancelledError      the job was cancelled on the Space
-    │   ├── SpaceProtocolError         an answer we cannot read (bad JSON, no event id,
-    │   │   │                          a size limit passed, a foreign URL scheme)
-    │   │   └── StreamCutError         the stream ended before a result (retryable)
-    │   ├── SpaceConnectionError       the connection failed or broke (retryable)
-    │   │   └── SpaceConnectError      no connection could be made at all
-    │   └── g4f.errors.ResponseStatusError
-    │       └── SpaceStatusError       an HTTP error status (``status``)
-    │           └── SpaceRateLimitError   + g4f.errors.RateLimitError: 429, queue full
-    │               └── QuotaExceededError  ZeroGPU quota, with ``retry_after``
-    ├── g4f.errors.MissingAuthError
+    FluxClientError                    anything the client raises for a generation
+    ├── SpaceError                     the Space ran the job and said it failed
+    │   └── JobCancelledError          the job was cancelled on the Space
+    ├── SpaceProtocolError             an answer we cannot read (bad JSON, no event id,
+    │   │                              a size limit passed, a foreign URL scheme)
+    │   └── StreamCutError             the stream ended before a result (retryable)
+    ├── SpaceConnectionError           the connection failed or broke (retryable)
+    │   └── SpaceConnectError          no connection could be made at all
+    ├── SpaceStatusError               an HTTP error status (``status``)
+    │   ├── SpaceRateLimitError        429, or the queue is full (``retry_after``)
+    │   │   └── QuotaExceededError     ZeroGPU quota, with ``retry_after``
     │   └── SpaceAuthError             401/403 from the Space
-    └── g4f.errors.TimeoutError
-        └── SpaceTimeoutError          the generation's deadline passed
+    └── SpaceTimeoutError              the generation's deadline passed
+
+The g4f provider raises the same classes seen through g4f: for each of them,
+:mod:`._g4f_errors` has a subclass that also inherits g4f's matching error
+(``RateLimitError`` for a quota, ``MissingAuthError``, ``ResponseStatusError``,
+``TimeoutError``, ``ResponseError``), raised ``from`` the client's. So
+``except g4f.errors.RateLimitError`` and ``except QuotaExceededError`` both
+catch a quota from the provider, and the client alone never imports g4f.
 
 Messages carry the Space's own words and never a token, a header or a body
 longer than a short excerpt.
@@ -26,17 +27,11 @@ longer than a short excerpt.
 
 from __future__ import annotations
 
+import json
 import re
 
-from g4f.errors import (
-    MissingAuthError,
-    RateLimitError,
-    ResponseError,
-    ResponseStatusError,
-)
-from g4f.errors import TimeoutError as G4FTimeoutError
-
 __all__ = [
+    "FluxClientError",
     "JobCancelledError",
     "QuotaExceededError",
     "SpaceAuthError",
@@ -50,10 +45,15 @@ __all__ = [
     "StreamCutError",
     "error_from_space",
     "error_from_status",
+    "parse_retry_after",
 ]
 
 
-class SpaceError(ResponseError):
+class FluxClientError(Exception):
+    """The root of every error the Space client raises for a generation."""
+
+
+class SpaceError(FluxClientError):
     """The Space ran the job and reported a failure.
 
     ``title`` is the Space's title for it (Gradio's ``gr.Error(title=...)``,
@@ -71,7 +71,7 @@ class JobCancelledError(SpaceError):
     """The job was cancelled on the Space before it produced an image."""
 
 
-class SpaceProtocolError(ResponseError):
+class SpaceProtocolError(FluxClientError):
     """The Space answered something this client cannot read."""
 
 
@@ -79,7 +79,7 @@ class StreamCutError(SpaceProtocolError):
     """The event stream ended before a result: the job is lost server-side."""
 
 
-class SpaceConnectionError(ResponseError):
+class SpaceConnectionError(FluxClientError):
     """The connection to the Space failed, broke, or went silent too long."""
 
 
@@ -87,15 +87,15 @@ class SpaceConnectError(SpaceConnectionError):
     """No connection to the Space could be made; nothing was sent."""
 
 
-class SpaceStatusError(ResponseStatusError):
-    """The Space answered with an HTTP error status."""
+class SpaceStatusError(FluxClientError):
+    """The Space answered with an HTTP error status (``status``)."""
 
     def __init__(self, message: str, status: int) -> None:
         self.status = status
         super().__init__(message)
 
 
-class SpaceRateLimitError(SpaceStatusError, RateLimitError):
+class SpaceRateLimitError(SpaceStatusError):
     """Too many requests (HTTP 429) or the Space's queue is full (HTTP 503).
 
     ``retry_after`` is the number of seconds the Space asked us to wait, or
@@ -119,16 +119,16 @@ class QuotaExceededError(SpaceRateLimitError):
         super().__init__(_describe(message, title), status=429, retry_after=retry_after)
 
 
-class SpaceAuthError(MissingAuthError):
+class SpaceAuthError(SpaceStatusError):
     """The Space refused us (HTTP 401/403): a private Space, or a bad token."""
 
-    def __init__(self, message: str, status: int) -> None:
-        self.status = status
-        super().__init__(message)
 
+class SpaceTimeoutError(FluxClientError):
+    """The generation did not end within its deadline.
 
-class SpaceTimeoutError(G4FTimeoutError):
-    """The generation did not end within its deadline."""
+    Not the builtin ``TimeoutError``: g4f's fallback code tells a provider's
+    timeout apart from an ``asyncio`` one.
+    """
 
 
 # ZeroGPU's wording, from the `spaces` package: "You have exceeded your free
@@ -203,8 +203,6 @@ def _excerpt(body: bytes) -> str:
         title = re.search(r"<title>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
         return f"(HTML page: {title.group(1).strip()[:120]})" if title else "(HTML page)"
     try:
-        import json
-
         detail = json.loads(text).get("detail")
         if isinstance(detail, str):
             return detail[:300]

@@ -11,76 +11,43 @@ Space.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import random
 import uuid
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import Any, AsyncIterator, Callable
 from urllib.parse import quote
 
-from ._config import SpaceConfig, parse_config
+from ._config import ConfigCache, SpaceConfig, parse_config
 from ._errors import (
     JobCancelledError,
-    QuotaExceededError,
-    SpaceConnectionError,
     SpaceError,
     SpaceProtocolError,
     SpaceRateLimitError,
     SpaceStatusError,
     StreamCutError,
-    error_from_space,
 )
-from ._events import GeneratedImage, ProgressEvent
-from ._http import HttpClient, origin_of
+from ._events import ProgressEvent
+from ._http import HttpClient
+from ._messages import call_error as _call_error
+from ._messages import image_from_output as _image
+from ._messages import parse_json as _json
+from ._messages import queue_progress as _queue_progress
+from ._messages import queue_result as _queue_result
 from ._params import ImageRequest, Limits
+from ._retry import RetryPolicy, is_retryable
 from ._sse import SSEDecoder, SSEError
 
-__all__ = ["RetryPolicy", "SpaceClient", "PROTOCOLS"]
+__all__ = ["RetryPolicy", "SpaceClient", "PROTOCOLS", "is_retryable"]
 
-log = logging.getLogger("g4f_flux_plugin")
+log = logging.getLogger(__package__)
 
 PROTOCOLS = ("auto", "queue", "call")
 CANCEL_TIMEOUT = 2.0  # a cancel is a courtesy to the Space: never wait long for it
+CANCEL_DROP_TIMEOUT = 1.0  # of which opening the stream to drop may take this much
+CANCEL_DROP_SETTLE = 0.1  # lets the Space see the dropped stream before /cancel arrives
 DRAIN_TIMEOUT = 0.2  # how long the end of a finished stream is awaited (keep-alive)
 MAX_EVENT_BYTES = 1 << 20  # a result message is about 1 kB
 MAX_LINE_BYTES = 1 << 20
-
-# Configs per Space root, shared by all generations of the process.
-_config_cache: dict[str, SpaceConfig] = {}
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries with exponential backoff and jitter.
-
-    ``attempts`` counts the first try. The ``n``-th retry waits about
-    ``base * 2**n`` seconds (capped), scaled by a random factor in [0.5, 1],
-    or what the Space asked for in ``Retry-After``, whichever is longer; a
-    wait that would pass the deadline is not made: the error is raised.
-    """
-
-    attempts: int = 3
-    base: float = 0.5
-    cap: float = 8.0
-
-    def delay(self, retry: int, error: BaseException) -> float:
-        """Seconds to wait before retry number ``retry`` (0-based)."""
-        backoff = min(self.cap, self.base * 2**retry) * random.uniform(0.5, 1.0)
-        asked = getattr(error, "retry_after", None)
-        return max(backoff, asked) if isinstance(asked, (int, float)) else backoff
-
-
-def is_retryable(error: BaseException) -> bool:
-    """Whether submitting again may succeed: transient network and server
-    trouble only, never a quota, a validation error or a job the Space failed."""
-    if isinstance(error, QuotaExceededError):
-        return False
-    if isinstance(error, (SpaceConnectionError, StreamCutError, SpaceRateLimitError)):
-        return True
-    return isinstance(error, SpaceStatusError) and error.status in (408, 502, 503, 504)
-
 
 class _RouteMissing(Exception):
     """The submit route answered 404/500: the Space's config may have changed."""
@@ -99,6 +66,7 @@ class SpaceClient:
         protocol: str = "auto",
         retry: RetryPolicy = RetryPolicy(),
         deadline: float | None = None,
+        config_cache: ConfigCache | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
@@ -106,16 +74,20 @@ class SpaceClient:
         self.protocol = protocol
         self.retry = retry
         self.deadline = deadline  # in loop.time(); the caller enforces it, we plan with it
+        # Owned by whoever made this client (a provider class, a FluxClient), so
+        # configs outlive one generation without a module global.
+        self.config_cache = ConfigCache() if config_cache is None else config_cache
 
     # -- discovery ---------------------------------------------------------
     async def config(self, *, refresh: bool = False) -> SpaceConfig:
         """The Space's config, from ``GET {root}/config`` (cached per root)."""
         root = self.http.root
-        if not refresh and root in _config_cache:
-            return _config_cache[root]
+        cached = None if refresh else self.config_cache.get(root)
+        if cached is not None:
+            return cached
         data = await self.http.json("GET", f"{root}/config", what="reading the Space's /config")
         config = parse_config(root, data)
-        _config_cache[root] = config
+        self.config_cache.put(config)
         return config
 
     # -- a whole generation -----------------------------------------------
@@ -150,7 +122,7 @@ class SpaceClient:
         """One submission, after which the config is checked once if the
         failure may come from a stale one (a Space that restarted with a new
         layout), and the job submitted again if so."""
-        from_cache = self.http.root in _config_cache
+        from_cache = self.http.root in self.config_cache
         config = await self.config()
         rediscovered = False
         while True:
@@ -277,16 +249,47 @@ class SpaceClient:
         return event_id
 
     async def _cancel(self, config: SpaceConfig, session_hash: str, event_id: str) -> None:
-        """Ask the Space to drop the job; best effort, bounded in time."""
-        if config.fn_index is None:
-            return
-        payload = {"session_hash": session_hash, "fn_index": config.fn_index, "event_id": event_id}
+        """Take the job off the Space; best effort, bounded in time.
+
+        Two steps, in this order, because that is what works on every Gradio
+        generation (measured on 4.44, 5.0, 5.38, 5.50 and 6.31, queue and call):
+
+        1. A ``/queue/data`` stream of the job's session is opened and
+           dropped. Gradio cleans a session's queued events when a client of
+           one of its streams disconnects (``clean_events``), and on Gradio 4
+           and 5 that is the only thing that takes a queued job off the queue:
+           their ``/cancel`` only cancels a running task. A fresh stream,
+           because the job's own may never have been opened (stopped right
+           after the submission) or may still look open to the Space; and a
+           ``/queue/data`` one for both protocols (a ``/call/`` job's session
+           is its event id), because its headers come at once, where a
+           ``/call/`` stream of a queued job sends nothing before a heartbeat.
+        2. ``POST /cancel`` cancels the running task, so its slot is free for
+           the next job at once (and on Gradio 6 it also removes a queued event).
+
+        The other order fails on Gradio 4 and 5: ``/cancel`` pushes a
+        completion message to the session, its stream ends normally after
+        it, a normal end cleans nothing, and the queued job runs later anyway.
+        """
+        what = f"cancel of job {event_id}"
         try:
             async with asyncio.timeout(CANCEL_TIMEOUT):
+                try:
+                    # Once the headers are here, the Space's stream handler runs.
+                    async with asyncio.timeout(CANCEL_DROP_TIMEOUT):
+                        response = await self.http.stream(
+                            config.url(f"/queue/data?session_hash={quote(session_hash)}"), what="cancelling")
+                    await response.aclose()
+                except Exception as error:  # a job already gone answers 404: /cancel still goes
+                    log.debug("%s: dropping a stream of its session failed: %r", what, error)
+                await asyncio.sleep(CANCEL_DROP_SETTLE)
+                if config.fn_index is None:
+                    return
+                payload = {"session_hash": session_hash, "fn_index": config.fn_index, "event_id": event_id}
                 await self.http.json("POST", config.url("/cancel"), payload=payload, what="cancelling")
             log.debug("cancelled job %s on %s", event_id, config.root)
         except Exception as error:  # the job ends anyway; say why the cancel did not land
-            log.debug("cancel of job %s failed: %s", event_id, error)
+            log.debug("%s failed: %s", what, error)
 
 
 async def _events(response) -> AsyncIterator[Any]:
@@ -297,8 +300,9 @@ async def _events(response) -> AsyncIterator[Any]:
             async for chunk in chunks:
                 for event in decoder.feed(chunk):
                     yield event
-        for event in decoder.close():
-            yield event
+        # spec 9.2.6: at the end of the stream an unfinished event is
+        # discarded, so close() never has one to give.
+        decoder.close()
     except SSEError as error:
         raise SpaceProtocolError(f"unreadable event stream: {error}") from error
 
@@ -316,105 +320,6 @@ async def _drain(events: AsyncIterator[Any]) -> None:
         pass
 
 
-def _json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        raise SpaceProtocolError(f"malformed JSON in an event: {text[:100]!r}") from None
-
-
-def _call_error(data: Any) -> Exception:
-    # Gradio <= 6.12 sends null; 6.13+ an object with error and title; a
-    # dropped job is a bare string such as "404: Not Found".
-    if isinstance(data, dict):
-        return error_from_space(data.get("error"), data.get("title"))
-    return error_from_space(data)
-
-
-def _queue_result(config: SpaceConfig, message: dict, event_id: str, request: ImageRequest) -> GeneratedImage:
-    output = message.get("output")
-    output = output if isinstance(output, dict) else {}
-    if not message.get("success"):
-        raise error_from_space(output.get("error"), output.get("title") or message.get("title"))
-    return _image(config, output.get("data"), event_id, request)
-
-
-def _queue_progress(message: dict, event_id: str) -> ProgressEvent | None:
-    kind = message.get("msg")
-    if kind == "estimation":
-        return ProgressEvent("queued", rank=_int(message.get("rank")), queue_size=_int(message.get("queue_size")),
-                             eta=_float(message.get("rank_eta")), event_id=event_id)
-    if kind == "process_starts":
-        return ProgressEvent("started", eta=_float(message.get("eta")), event_id=event_id)
-    if kind == "progress":
-        for unit in message.get("progress_data") or []:
-            if isinstance(unit, dict) and _int(unit.get("length")) and _int(unit.get("index")) is not None:
-                length = _int(unit["length"])
-                return ProgressEvent("step", index=min(_int(unit["index"]) + 1, length), length=length,
-                                     event_id=event_id)
-        return None
-    if kind == "log":
-        return ProgressEvent("log", level=_str(message.get("level")), title=_str(message.get("title")),
-                             message=_str(message.get("log")), event_id=event_id)
-    return None  # heartbeat, process_generating, and messages of newer Gradio
-
-
-def _image(config: SpaceConfig, data: Any, event_id: str, request: ImageRequest) -> GeneratedImage:
-    """The ``[FileData, seed]`` output as a :class:`GeneratedImage`."""
-    if data is None or (isinstance(data, list) and not data) or data == {}:
-        # Gradio completes a cancelled job successfully, with no output.
-        raise JobCancelledError("the job was cancelled on the Space before it produced an image")
-    if not isinstance(data, list):
-        raise SpaceProtocolError("the Space's output is not a list")
-    file = data[0]
-    if file is None:
-        raise SpaceProtocolError("the Space returned no image")
-    seed = data[1] if len(data) > 1 else None
-    url = path = mime = None
-    if isinstance(file, dict):
-        url, path, mime = file.get("url"), file.get("path"), file.get("mime_type")
-    elif isinstance(file, str):
-        path = file
-    if isinstance(url, str) and _is_http(url):
-        pass
-    elif isinstance(path, str) and path:
-        url = config.url(f"/file={path}")  # Gradio 4 and proxies that drop the url
-    else:
-        raise SpaceProtocolError("the Space's output names no image file")
-    return GeneratedImage(
-        url=url, seed=_int(seed), path=path if isinstance(path, str) else None,
-        mime_type=mime if isinstance(mime, str) else None, event_id=event_id, request=request,
-    )
-
-
 def _endpoint(config: SpaceConfig) -> tuple:
     """What routes a job to ``infer``: a change means the cached config is stale."""
     return config.api_prefix, config.fn_index, config.trigger_id
-
-
-def _is_http(url: str) -> bool:
-    try:
-        origin_of(url)
-    except SpaceProtocolError:
-        return False
-    return True
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return int(value)
-
-
-def _float(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def clear_config_cache() -> None:
-    """Forget every discovered config (tests, or a Space known to have changed)."""
-    _config_cache.clear()
-

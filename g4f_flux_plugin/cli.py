@@ -435,6 +435,7 @@ class Settings:
         self.height = args.height
         self.steps = args.steps
         self.api_base = args.api_base
+        self.explicit_token = args.token
         from ._config import PUBLIC_SPACE_URL
         from ._http import choose_token
 
@@ -471,58 +472,47 @@ def _public_url(url: str) -> str:
 async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict:
     """Generate, download, convert if asked, embed metadata, write; return the record."""
     import asyncio
+    from contextlib import aclosing
 
-    # Imported here, not at the top: --help and usage errors must not pay
-    # for g4f and the HTTP libraries.
-    from .providers import BlackForestLabs_Flux1Schnell as Provider
-    from .providers import FluxImageResponse
-    from ._download import download_image
-    from ._errors import SpaceProtocolError, SpaceTimeoutError
-    from ._http import HttpClient
-    from ._transports import make_transport
+    # Imported here, not at the top: --help and usage errors must not pay for
+    # the HTTP libraries. The client alone: a generation loads nothing of g4f.
+    from ._client import FluxClient
+    from ._config import MODEL_NAME
+    from ._errors import SpaceTimeoutError
+    from ._events import GeneratedImage
 
-    root = Provider.space_root(settings.api_base)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.timeout
-    # One transport per image, for the job and its download: keep-alive within
-    # the job, and nothing shared between concurrent jobs.
-    transport, _ = make_transport(settings.transport)
+    # One client (and transport) per image, for the job and its download:
+    # keep-alive within the job, and nothing shared between concurrent jobs.
+    flux = FluxClient(settings.api_base, token=settings.explicit_token, transport=settings.transport,
+                      protocol=settings.protocol, timeout=settings.timeout)
+    root = flux.root
     try:
         reporter.progress(job, "connecting")
-        generation = Provider.create_async_generator(
-            Provider.default_model, None, prompt=job.prompt, width=settings.width,
-            height=settings.height, num_inference_steps=settings.steps, seed=job.seed,
-            randomize_seed=False, api_key=settings.token, api_base=root, transport=transport,
-            timeout=settings.timeout, protocol=settings.protocol,
-        )
         image = None
-        try:
+        # Closing the generation early (Ctrl-C, another job failed) cancels
+        # the job on the Space instead of leaving it to burn GPU quota.
+        async with aclosing(flux.generate(job.prompt, width=settings.width, height=settings.height,
+                                          steps=settings.steps, seed=job.seed,
+                                          randomize_seed=False)) as generation:
             async for item in generation:
-                if isinstance(item, FluxImageResponse):
+                if isinstance(item, GeneratedImage):
                     image = item
                     break
-                event = getattr(item, "event", None)
-                if event is not None:
-                    reporter.progress(job, describe(event))
-        finally:
-            # Closing the generator early (Ctrl-C, another job failed) cancels
-            # the job on the Space instead of leaving it to burn GPU quota.
-            await generation.aclose()
-        if image is None or not image.images:
-            raise SpaceProtocolError("the Space's answer holds no image")
-        url = image.images[0]
+                reporter.progress(job, describe(item))
+        url = image.url
         reporter.progress(job, "downloading")
         try:
-            data, kind = await asyncio.wait_for(
-                download_image(HttpClient(transport, root, settings.token), url),
-                max(0.001, deadline - loop.time()),
-            )
+            data, kind = await asyncio.wait_for(flux.download(url), max(0.001, deadline - loop.time()))
         except asyncio.TimeoutError as error:
             raise SpaceTimeoutError(f"no image from {root} within {settings.timeout:g} s") from error
     finally:
-        await transport.aclose()
+        await flux.aclose()
 
-    options = image.options or {}
+    request = image.request
+    options = {"width": request.width, "height": request.height, "num_inference_steps": request.steps,
+               "seed": image.seed}
     for name, asked in (("width", settings.width), ("height", settings.height),
                         ("num_inference_steps", settings.steps)):
         if asked is not None and options.get(name) not in (None, asked):
@@ -531,7 +521,7 @@ async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict:
     record = {
         "path": job.path, "prompt": job.prompt, "seed": options.get("seed", job.seed),
         "width": None, "height": None, "steps": options.get("num_inference_steps"),
-        "model": options.get("model", Provider.default_model), "space": _public_url(root), "url": url,
+        "model": MODEL_NAME, "space": _public_url(root), "url": url,
     }
     # Converting and writing are blocking work: off the event loop, so other
     # jobs' streams are read meanwhile.
@@ -615,12 +605,11 @@ def explain(error: BaseException, settings: Settings | None = None) -> tuple[int
     import asyncio
     import re
 
-    from g4f.errors import G4FError, RateLimitError
-    from g4f.errors import TimeoutError as G4FTimeoutError
+    from ._errors import FluxClientError, SpaceRateLimitError, SpaceTimeoutError
 
     from ._metadata import MetadataError
 
-    if isinstance(error, RateLimitError):
+    if isinstance(error, SpaceRateLimitError):
         message = str(error)
         delay = getattr(error, "retry_after", None)
         if delay is not None:
@@ -631,9 +620,9 @@ def explain(error: BaseException, settings: Settings | None = None) -> tuple[int
         if settings is not None and not settings.token:
             message += " (with a Hugging Face token, --token or HF_TOKEN, the quota is larger)"
         return EXIT_QUOTA, message
-    if isinstance(error, (G4FTimeoutError, asyncio.TimeoutError)):
+    if isinstance(error, (SpaceTimeoutError, asyncio.TimeoutError)):
         return EXIT_TIMEOUT, str(error) or "timed out"
-    if isinstance(error, G4FError):
+    if isinstance(error, FluxClientError):
         return EXIT_ERROR, str(error) or type(error).__name__
     if isinstance(error, MetadataError):
         return EXIT_ERROR, f"the image cannot be read: {error}"

@@ -8,11 +8,10 @@ client's items into g4f response types.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
-import os
 import random
+from contextlib import aclosing
 from functools import partial
 from typing import Any, AsyncIterator, Callable
 
@@ -21,11 +20,12 @@ from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMix
 from g4f.providers.helper import format_media_prompt
 from g4f.providers.response import ImageResponse, Reasoning
 
-from ._batch import run_jobs
-from ._errors import QuotaExceededError, SpaceProtocolError, SpaceTimeoutError
+from ._client import DEFAULT_TIMEOUT, FluxClient, space_root
+from ._config import MODEL_NAME, PUBLIC_SPACE_URL, ConfigCache
+from ._errors import QuotaExceededError
 from ._events import GeneratedImage, ProgressEvent
-from ._gradio import SpaceClient
-from ._http import HttpClient, choose_token, origin_of
+from ._g4f_errors import raising_g4f_errors
+from ._retry import RetryPolicy
 from ._params import (
     ASPECT_RATIOS,
     SPACE_LIMITS,
@@ -36,14 +36,12 @@ from ._params import (
     normalise,
     plan_seeds,
 )
-from ._transports import Timeouts, Transport, make_transport
+from ._transports import Transport
 
 __all__ = ["BlackForestLabs_Flux1Schnell", "FluxDone", "FluxImageResponse", "FluxProgress"]
 
-log = logging.getLogger("g4f_flux_plugin")
+log = logging.getLogger(__package__)
 
-URL_ENV = "G4F_FLUX_SCHNELL_URL"
-TOKEN_ENV = "HF_TOKEN"
 
 
 class FluxImageResponse(ImageResponse):
@@ -135,29 +133,28 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
     """
 
     label = "Black Forest Labs FLUX.1-schnell"
-    url = "https://black-forest-labs-flux-1-schnell.hf.space"
+    url = PUBLIC_SPACE_URL
     working = True
     needs_auth = False
     active_by_default = True
 
-    default_model = "black-forest-labs-flux-1-schnell"
+    default_model = MODEL_NAME
     default_image_model = default_model
     model_aliases = {"flux-schnell": default_model, "flux": default_model}
     image_models = [default_model, *model_aliases]
     models = image_models
 
     #: Seconds for a whole generation: ZeroGPU queues take minutes when busy.
-    default_timeout = 300.0
+    default_timeout = DEFAULT_TIMEOUT
+    #: Retries of each generation; tests and subclasses set their own.
+    retry_policy = RetryPolicy()
+    #: The Space's discovered config, per root, kept across generations.
+    config_cache = ConfigCache()
 
     @classmethod
     def space_root(cls, api_base: str | None = None) -> str:
         """The Space root used: ``api_base``, else ``$G4F_FLUX_SCHNELL_URL``, else :attr:`url`."""
-        root = (api_base or os.environ.get(URL_ENV) or cls.url).strip().rstrip("/")
-        try:
-            origin_of(root)
-        except SpaceProtocolError:
-            raise ValueError(f"api_base must be an http(s) URL, not {root!r}") from None
-        return root
+        return space_root(api_base, default=cls.url)
 
     @classmethod
     def check_model(cls, model: str | None) -> str:
@@ -174,6 +171,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         )
 
     @classmethod
+    @raising_g4f_errors  # the client's errors, seen as g4f's (see _g4f_errors)
     async def create_async_generator(
         cls,
         model: str,
@@ -219,44 +217,31 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
                         seed=seed, randomize_seed=randomize_seed)
         build(limits=SPACE_LIMITS)
         root = cls.space_root(api_base)
-        budget = cls.default_timeout if timeout is None else float(timeout)
-        if not budget > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, not {timeout!r}")
-        # X-HF-Authorization, on the Space's origin only; never over plain http
-        # to another machine (an explicit api_key there is a ValueError).
-        token = choose_token(root, api_key, os.environ.get(TOKEN_ENV))
-        chosen, owned = make_transport(transport, proxy=proxy, timeouts=Timeouts())
-
-        deadline = asyncio.get_running_loop().time() + budget
-        client = SpaceClient(HttpClient(chosen, root, token), protocol=protocol, deadline=deadline)
+        budget = cls.default_timeout if timeout is None else timeout
+        # The client checks the timeout, the protocol and the token (sent as
+        # X-HF-Authorization, never over plain http to another machine: an
+        # explicit api_key there is a ValueError) before any request.
+        flux = FluxClient(root, token=api_key, transport=transport, proxy=proxy, protocol=protocol,
+                          timeout=budget, retry_policy=cls.retry_policy, config_cache=cls.config_cache)
         requests = _job_requests(count, build)
-        stream = run_jobs(client, requests)
         images: dict[int, GeneratedImage] = {}
         failures: dict[int, BaseException] = {}
         try:
-            while len(images) + len(failures) < count:
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        index, item = await anext(stream)
-                except TimeoutError as error:
-                    # The stream has cancelled every job still running.
-                    for i in range(count):
-                        if i not in images and i not in failures:
-                            failures[i] = SpaceTimeoutError(f"no image from {root} within {budget:g} s")
-                            failures[i].__cause__ = error
-                    break
-                if isinstance(item, GeneratedImage):
-                    images[index] = item
-                elif isinstance(item, BaseException):
-                    if not isinstance(item, Exception):
-                        raise item  # KeyboardInterrupt and the like: not a job's failure
-                    failures[index] = item
-                else:
-                    if progress_callback is not None:
-                        outcome = progress_callback(item)
-                        if inspect.isawaitable(outcome):
-                            await outcome
-                    yield FluxProgress(item, index + 1, count)
+            # aclosing: stopping early cancels on the Space every job not yet ended.
+            async with aclosing(flux.run(requests)) as stream:
+                async for index, item in stream:
+                    if isinstance(item, GeneratedImage):
+                        images[index] = item
+                    elif isinstance(item, BaseException):
+                        if not isinstance(item, Exception):
+                            raise item  # KeyboardInterrupt and the like: not a job's failure
+                        failures[index] = item
+                    else:
+                        if progress_callback is not None:
+                            outcome = progress_callback(item)
+                            if inspect.isawaitable(outcome):
+                                await outcome
+                        yield FluxProgress(item, index + 1, count)
             if not images:
                 raise _first_failure(failures, requests)
             failed = _report_failures(failures, requests, count)
@@ -264,10 +249,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
             yield FluxDone([image.seed for image in found], failed)
             yield _image_response(found, model, failed)
         finally:
-            # Closing the stream cancels on the Space every job not yet ended.
-            await stream.aclose()
-            if owned:
-                await chosen.aclose()
+            await flux.aclose()
 
 
 class _SeedPlan:

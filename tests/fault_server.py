@@ -1103,27 +1103,25 @@ def foreign():
 
 
 @pytest.fixture
-def fresh(space, foreign):
+def fresh(space, foreign, monkeypatch):
     """Healthy servers, no recorded requests, no cached config."""
-    from g4f_flux_plugin._gradio import clear_config_cache
+    from g4f_flux_plugin._config import ConfigCache
+    from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
 
-    clear_config_cache()
+    monkeypatch.setattr(BlackForestLabs_Flux1Schnell, "config_cache", ConfigCache())
     space.use("ok")
     foreign.use("ok")
     yield space
-    clear_config_cache()
 
 
 @pytest.fixture
 def fast_retries(monkeypatch):
     """The provider's retry policy with millisecond backoff (same attempts)."""
-    import functools
-
-    from g4f_flux_plugin import providers
-    from g4f_flux_plugin._gradio import RetryPolicy, SpaceClient
+    from g4f_flux_plugin._retry import RetryPolicy
+    from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
 
     policy = RetryPolicy(attempts=FAST_RETRY_ATTEMPTS, base=0.02, cap=0.1)
-    monkeypatch.setattr(providers, "SpaceClient", functools.partial(SpaceClient, retry=policy))
+    monkeypatch.setattr(BlackForestLabs_Flux1Schnell, "retry_policy", policy)
     return policy
 
 

@@ -6,7 +6,9 @@ import g4f.errors
 import pytest
 
 from g4f_flux_plugin import _errors
+from g4f_flux_plugin._g4f_errors import G4F_TWINS, as_g4f
 from g4f_flux_plugin._errors import (
+    FluxClientError,
     JobCancelledError,
     QuotaExceededError,
     SpaceAuthError,
@@ -31,35 +33,66 @@ HF_LINK = (
 
 
 # -- the tree ---------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("error", "ancestors"),
-    [
-        (SpaceError, [g4f.errors.ResponseError]),
-        (JobCancelledError, [SpaceError, g4f.errors.ResponseError]),
-        (SpaceProtocolError, [g4f.errors.ResponseError]),
-        (StreamCutError, [SpaceProtocolError, g4f.errors.ResponseError]),
-        (SpaceConnectionError, [g4f.errors.ResponseError]),
-        (SpaceConnectError, [SpaceConnectionError]),
-        (SpaceStatusError, [g4f.errors.ResponseStatusError, g4f.errors.ResponseError]),
-        (SpaceRateLimitError, [SpaceStatusError, g4f.errors.RateLimitError]),
-        (QuotaExceededError, [SpaceRateLimitError, g4f.errors.RateLimitError]),
-        (SpaceAuthError, [g4f.errors.MissingAuthError]),
-        (SpaceTimeoutError, [g4f.errors.TimeoutError]),
-    ],
-)
-def test_every_error_is_a_g4f_error(error, ancestors):
-    assert issubclass(error, g4f.errors.G4FError)
-    for ancestor in ancestors:
-        assert issubclass(error, ancestor)
+# What g4f sees of each client error (the g4f-facing twins the provider raises):
+# exactly these g4f classes, as before the client stood alone. A change here
+# changes what g4f's fallback chains, circuit breaker and users catch.
+G4F_VIEW = {
+    SpaceError: {"ResponseError", "G4FError"},
+    JobCancelledError: {"ResponseError", "G4FError"},
+    SpaceProtocolError: {"ResponseError", "G4FError"},
+    StreamCutError: {"ResponseError", "G4FError"},
+    SpaceConnectionError: {"ResponseError", "G4FError"},
+    SpaceConnectError: {"ResponseError", "G4FError"},
+    SpaceStatusError: {"ResponseStatusError", "ResponseError", "G4FError"},
+    SpaceRateLimitError: {"RateLimitError", "ResponseStatusError", "ResponseError", "G4FError"},
+    QuotaExceededError: {"RateLimitError", "ResponseStatusError", "ResponseError", "G4FError"},
+    SpaceAuthError: {"MissingAuthError", "G4FError"},
+    SpaceTimeoutError: {"TimeoutError", "G4FError"},
+}
 
 
-def test_the_tree_is_rooted_in_g4f_errors_only():
-    for name in _errors.__all__:
-        value = getattr(_errors, name)
-        if isinstance(value, type):
-            assert issubclass(value, g4f.errors.G4FError), name
-    # A timeout is g4f's, not the builtin one: g4f's fallback code tells them apart.
-    assert not issubclass(SpaceTimeoutError, TimeoutError)
+@pytest.mark.parametrize("error", list(G4F_VIEW), ids=lambda cls: cls.__name__)
+def test_g4f_sees_each_error_as_it_always_did(error):
+    twin = G4F_TWINS[error]
+    assert issubclass(twin, error) and twin.__name__ == error.__name__
+    seen = {cls.__name__ for cls in twin.__mro__ if cls.__module__ == "g4f.errors"}
+    assert seen == G4F_VIEW[error]
+    # g4f's fallback code tells its TimeoutError apart from the builtin one.
+    assert not issubclass(twin, TimeoutError)
+
+
+def test_every_client_error_has_a_twin():
+    classes = {value for value in vars(_errors).values()
+               if isinstance(value, type) and issubclass(value, FluxClientError)}
+    assert classes - {FluxClientError} == set(G4F_VIEW)
+
+
+def test_the_client_tree_is_not_g4fs():
+    for error in G4F_VIEW:
+        assert issubclass(error, FluxClientError)
+        assert not issubclass(error, g4f.errors.G4FError), error
+
+
+@pytest.mark.parametrize("error", [
+    QuotaExceededError("You have exceeded your free ZeroGPU quota. Try again in 0:00:09.", "ZeroGPU quota exceeded", 9.0),
+    SpaceRateLimitError("queue is full", 503, 4.0),
+    SpaceAuthError("private", 401),
+    SpaceError(None, "ZeroGPU worker error"),
+    StreamCutError("cut"),
+    SpaceTimeoutError("late"),
+], ids=lambda error: type(error).__name__)
+def test_the_twin_is_the_same_error(error):
+    twin = as_g4f(error)
+    assert type(twin) is G4F_TWINS[type(error)]
+    assert str(twin) == str(error) and twin.args == error.args
+    assert vars(twin) == vars(error)  # status, retry_after, message, title
+
+
+def test_anything_else_passes_unchanged():
+    error = ValueError("bad size")
+    assert as_g4f(error) is error
+    g4f_error = g4f.errors.ModelNotFoundError("no")
+    assert as_g4f(g4f_error) is g4f_error
 
 
 # -- what a job's failure becomes ---------------------------------------------------
@@ -82,7 +115,7 @@ def test_the_tree_is_rooted_in_g4f_errors_only():
 def test_quota_messages_become_quota_errors(message, title, retry_after):
     error = error_from_space(message, title)
     assert isinstance(error, QuotaExceededError)
-    assert isinstance(error, g4f.errors.RateLimitError)
+    assert isinstance(as_g4f(error), g4f.errors.RateLimitError)
     assert error.retry_after == retry_after
     assert error.status == 429
     text = str(error)
@@ -189,10 +222,10 @@ def test_status_mapping(status, body, retry_after, kind, delay, words):
     assert words in text
     assert len(text) < 400  # an excerpt, never a whole page
     if kind is SpaceRateLimitError:
-        assert isinstance(error, g4f.errors.RateLimitError)
+        assert isinstance(as_g4f(error), g4f.errors.RateLimitError)
         assert error.retry_after == delay
     if kind is SpaceAuthError:
-        assert isinstance(error, g4f.errors.MissingAuthError)
+        assert isinstance(as_g4f(error), g4f.errors.MissingAuthError)
 
 
 def test_an_html_page_without_a_title_is_not_quoted():

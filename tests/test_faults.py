@@ -46,7 +46,9 @@ from g4f_flux_plugin._errors import (
     SpaceTimeoutError,
     StreamCutError,
 )
-from g4f_flux_plugin._gradio import RetryPolicy, clear_config_cache
+from g4f_flux_plugin._g4f_errors import G4F_TWINS
+from g4f_flux_plugin._retry import RetryPolicy
+from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
 from g4f_flux_plugin._transports import Timeouts
 
 TRANSPORTS = ("aiohttp", "curl_cffi")
@@ -86,7 +88,8 @@ def expect_image(outcome, space, *, url: str | None = None):
 
 def expect_error(outcome, kind):
     assert outcome.error is not None, f"expected {kind.__name__}, got an image"
-    assert type(outcome.error) is kind, f"expected {kind.__name__}, got {outcome.error!r}"
+    # What the provider raises is the error's g4f-facing twin (see _g4f_errors).
+    assert type(outcome.error) is G4F_TWINS[kind], f"expected {kind.__name__}, got {outcome.error!r}"
     return outcome.error
 
 
@@ -408,7 +411,7 @@ async def test_quota_is_raised_at_once_with_retry_after(space, combo):
 @pytest.mark.parametrize("gradio", ["6", "4"])
 async def test_complete_with_path_only(space, legacy_space, combo, gradio):
     server = space if gradio == "6" else legacy_space
-    clear_config_cache()
+    BlackForestLabs_Flux1Schnell.config_cache.clear()
     server.use("complete", file={"path": IMAGE_PATH, "orig_name": "image.webp", "meta": {"_type": "gradio.FileData"}})
     outcome = await run(server, combo)
     prefix = "/gradio_api" if gradio == "6" else ""
@@ -545,10 +548,7 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
 
 
 async def test_backoff_waits_between_attempts(monkeypatch, space):
-    from g4f_flux_plugin import providers
-    from g4f_flux_plugin._gradio import SpaceClient
-
-    monkeypatch.setattr(providers, "SpaceClient", SpaceClient)  # the real policy
+    monkeypatch.setattr(BlackForestLabs_Flux1Schnell, "retry_policy", RetryPolicy())  # the real policy
     space.use("stream_cut")
     outcome = await run(space, ("aiohttp", "call"), timeout=TIMEOUT)
     expect_error(outcome, StreamCutError)
@@ -560,15 +560,10 @@ async def test_backoff_waits_between_attempts(monkeypatch, space):
 
 
 async def test_no_wait_is_made_that_would_pass_the_deadline(monkeypatch, space):
-    from functools import partial
-
-    from g4f_flux_plugin import providers
-    from g4f_flux_plugin._gradio import RetryPolicy, SpaceClient
-
     # Backoff of 5-10 s before the first retry, against a 5 s deadline: the
     # wait cannot fit, so the cut stream's error is raised at once instead of
     # sleeping into a timeout. (No timing bound here: the point is the type.)
-    monkeypatch.setattr(providers, "SpaceClient", partial(SpaceClient, retry=RetryPolicy(base=10.0, cap=10.0)))
+    monkeypatch.setattr(BlackForestLabs_Flux1Schnell, "retry_policy", RetryPolicy(base=10.0, cap=10.0))
     space.use("stream_cut")
     outcome = await run(space, ("aiohttp", "call"), timeout=5.0)
     expect_error(outcome, StreamCutError)

@@ -13,9 +13,11 @@ import pytest
 from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMixin
 from g4f.providers.response import ImageResponse
 
-from g4f_flux_plugin import _gradio
+from g4f_flux_plugin._client import URL_ENV
+from g4f_flux_plugin._config import ConfigCache
 from g4f_flux_plugin._errors import QuotaExceededError, SpaceError
-from g4f_flux_plugin.providers import URL_ENV, FluxImageResponse, FluxProgress
+from g4f_flux_plugin._g4f_errors import G4F_TWINS
+from g4f_flux_plugin.providers import FluxImageResponse, FluxProgress
 
 from _helpers import (
     EXCEPTION_MESSAGE,
@@ -52,7 +54,7 @@ async def recorder(replica):
 @pytest.fixture
 def fresh_config_cache(monkeypatch):
     """An empty process-wide /config cache, so every request of the test is made."""
-    monkeypatch.setattr(_gradio, "_config_cache", {})
+    monkeypatch.setattr(Provider, "config_cache", ConfigCache())
 
 
 @pytest.fixture(autouse=True)
@@ -279,7 +281,7 @@ async def test_quota_is_a_rate_limit_error_with_the_spaces_words(any_replica, tr
     error = caught.value
     if any_replica.generation == "4" and protocol == "call":
         # Gradio <= 6.12 sends `data: null` for every error on /call/: the words are lost.
-        assert type(error) is SpaceError and "hides its details" in str(error)
+        assert type(error) is G4F_TWINS[SpaceError] and "hides its details" in str(error)
     else:
         assert isinstance(error, QuotaExceededError) and isinstance(error, g4f.errors.RateLimitError)
         assert error.retry_after == QUOTA_RETRY_AFTER

@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 
 from g4f_flux_plugin import _gradio
+from g4f_flux_plugin._config import ConfigCache
 from g4f_flux_plugin._errors import QuotaExceededError, SpaceError, SpaceProtocolError, SpaceStatusError
 from g4f_flux_plugin._events import ProgressEvent
 
@@ -345,16 +346,23 @@ async def test_the_protocol_used(recorder, any_replica, protocol, route):
 
 async def test_auto_uses_the_call_protocol_where_the_queue_is_not_offered(recorder, any_replica, monkeypatch):
     real = _gradio.parse_config(recorder.url, await _config_json(any_replica.url))
-    monkeypatch.setitem(_gradio._config_cache, recorder.url, dataclasses.replace(real, protocol="sse_v1"))
+    _cache_only(monkeypatch, dataclasses.replace(real, protocol="sse_v1"))
     the_image(await generate(api_base=recorder.url, prompt=unique(), protocol="auto"))
     assert recorder.to("/call/infer") and not recorder.to("/queue/join")
     with pytest.raises(SpaceProtocolError, match="protocol='call'"):
         await generate(api_base=recorder.url, prompt=unique(), protocol="queue")
 
 
+def _cache_only(monkeypatch, config) -> None:
+    """The provider's config cache holds ``config`` and nothing else (for this test)."""
+    cache = ConfigCache()
+    cache.put(config)
+    monkeypatch.setattr(Provider, "config_cache", cache)
+
+
 # -- discovery ---------------------------------------------------------------------------
 async def test_fn_index_and_trigger_id_come_from_the_config(recorder, any_replica, monkeypatch):
-    monkeypatch.setattr(_gradio, "_config_cache", {})
+    monkeypatch.setattr(Provider, "config_cache", ConfigCache())
     fn_index, trigger_id = _infer_dependency(await _config_json(any_replica.url))
     assert fn_index != 0  # the examples' dependencies come first, as on the Space
     prompts = [unique(), unique()]
@@ -382,12 +390,12 @@ async def test_fn_index_and_trigger_id_come_from_the_config(recorder, any_replic
 )
 async def test_a_stale_cached_config_is_rediscovered_once(recorder, any_replica, monkeypatch, protocol, stale):
     real = _gradio.parse_config(recorder.url, await _config_json(any_replica.url))
-    monkeypatch.setitem(_gradio._config_cache, recorder.url, dataclasses.replace(real, **stale))
+    _cache_only(monkeypatch, dataclasses.replace(real, **stale))
     prompt = unique()
     image = the_image(await generate(api_base=recorder.url, prompt=prompt, protocol=protocol, seed=3))
     assert image.get("seed") == 3
     assert recorder.paths("GET").count("/config") == 1
-    assert _gradio._config_cache[recorder.url] == real
+    assert Provider.config_cache.get(recorder.url) == real
     assert [job["state"] for job in await server_jobs(any_replica, prompt)] == ["completed"]
 
 
@@ -401,7 +409,7 @@ async def test_rediscovery_is_bounded(replica, monkeypatch):
 
     proxy = await RecordingProxy(replica.url, respond=respond).start()
     try:
-        monkeypatch.setattr(_gradio, "_config_cache", {})
+        monkeypatch.setattr(Provider, "config_cache", ConfigCache())
         with pytest.raises(SpaceStatusError) as caught:
             await generate(api_base=proxy.url, prompt=unique(), protocol="queue", timeout=10)
         assert caught.value.status == 404
@@ -420,7 +428,7 @@ async def test_rediscovery_is_bounded(replica, monkeypatch):
 )
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_token_and_gradio_headers_reach_the_space(recorder, monkeypatch, transport, api_key, env_token, sent):
-    monkeypatch.setattr(_gradio, "_config_cache", {})
+    monkeypatch.setattr(Provider, "config_cache", ConfigCache())
     if env_token:
         monkeypatch.setenv("HF_TOKEN", env_token)
     the_image(await generate(api_base=recorder.url, prompt=unique(), transport=transport, api_key=api_key))

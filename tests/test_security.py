@@ -30,6 +30,7 @@ from fault_server import (  # noqa: F401  (fixtures)
     space,
 )
 from g4f_flux_plugin._errors import SpaceProtocolError
+from g4f_flux_plugin._g4f_errors import G4F_TWINS
 from g4f_flux_plugin._events import GeneratedImage, ProgressEvent
 from g4f_flux_plugin._gradio import SpaceClient
 from g4f_flux_plugin._http import HttpClient
@@ -171,7 +172,7 @@ async def test_redirect_within_the_space_keeps_the_token_and_loops_are_bounded(s
 async def test_redirect_to_a_non_http_url_is_refused(space, transport, route, location):
     space.use("redirect", route=route, location=location)
     outcome = await generate(space.root, transport=transport, api_key=TOKEN)
-    assert type(outcome.error) is SpaceProtocolError
+    assert type(outcome.error) is G4F_TWINS[SpaceProtocolError]
     assert "non-HTTP" in str(outcome.error)
     assert space.routes().count(route) == 1  # refused, not retried
 
@@ -187,7 +188,7 @@ async def test_file_url_of_another_scheme_is_not_yielded(space, combo, url):
     # Without one, there is no image at all.
     space.use("complete", file={"url": url})
     outcome = await generate(space.root, transport=combo[0], protocol=combo[1])
-    assert type(outcome.error) is SpaceProtocolError
+    assert type(outcome.error) is G4F_TWINS[SpaceProtocolError]
     assert outcome.image is None
     assert all(url not in str(getattr(item, "urls", "")) for item in outcome.items)
 
@@ -208,7 +209,7 @@ async def test_api_base_must_be_http(api_base):
 async def test_json_over_one_mebibyte_is_refused(space, transport, route, chunked):
     space.use("huge_json", route=route, size=(1 << 20) + 1, chunked=chunked)
     outcome = await generate(space.root, transport=transport)
-    assert type(outcome.error) is SpaceProtocolError
+    assert type(outcome.error) is G4F_TWINS[SpaceProtocolError]
     assert "limit" in str(outcome.error)
     assert space.routes().count(route) == 1
 

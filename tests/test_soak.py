@@ -26,7 +26,7 @@ import tracemalloc
 import pytest
 
 from fault_server import FaultProxy, generate, pending_tasks
-from g4f_flux_plugin._gradio import clear_config_cache
+from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
 
 FULL = os.environ.get("G4F_FLUX_SOAK_FULL", "") not in ("", "0")
 GENERATIONS = 500 if FULL else 60
@@ -90,7 +90,7 @@ def settle(proxy) -> None:
 
 
 async def test_soak_with_faults(proxy, capsys):
-    clear_config_cache()
+    BlackForestLabs_Flux1Schnell.config_cache.clear()
     # Warm up every transport and protocol (imports, TLS and libcurl state,
     # the config cache, the proxy's first connections), then take the baseline.
     warm = await soak(proxy, 2 * CONCURRENCY, first=-2 * CONCURRENCY)
