@@ -156,7 +156,7 @@ def _describe(message: str | None, title: str | None) -> str:
     # Gradio sends null when the Space runs with show_error=False and the
     # function raised something other than gr.Error: say so instead of "null".
     hidden = "the Space reported an error but hides its details (show_error is off)"
-    return f"{title}: {hidden}" if title and title != "Error" else hidden.capitalize()
+    return f"{title}: {hidden}" if title and title != "Error" else hidden[:1].upper() + hidden[1:]
 
 
 def parse_retry_after(message: str) -> float | None:
@@ -206,7 +206,7 @@ def _excerpt(body: bytes) -> str:
         detail = json.loads(text).get("detail")
         if isinstance(detail, str):
             return detail[:300]
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         pass
     return text[:300]
 

@@ -157,7 +157,7 @@ class HttpClient:
             body = await response.read(MAX_JSON_BYTES)
         try:
             return json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # deep nesting fits in 1 MiB
             raise SpaceProtocolError(f"{what}: the Space did not answer JSON") from None
 
     async def stream(self, url: str, *, what: str) -> Response:

@@ -36,7 +36,7 @@ def parse_json(text: str) -> Any:
     """An event's data as JSON; :class:`SpaceProtocolError` when it is not."""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # "[[[[..." nested past the parser's depth, within the size limit
         raise SpaceProtocolError(f"malformed JSON in an event: {text[:100]!r}") from None
 
 

@@ -236,3 +236,12 @@ def test_an_html_page_without_a_title_is_not_quoted():
 def test_a_long_body_is_cut_to_an_excerpt():
     error = error_from_status(500, b"y" * 100_000, None, "x")
     assert str(error) == "x: HTTP 500 " + "y" * 300
+
+
+def test_an_error_body_nested_past_the_parsers_depth_is_still_a_status_error():
+    error = error_from_status(500, b"[" * 2000, None, "x")
+    assert isinstance(error, SpaceStatusError) and error.status == 500
+
+
+def test_a_hidden_error_keeps_the_spaces_capital():
+    assert str(error_from_space(None)).startswith("The Space reported an error")

@@ -31,7 +31,8 @@ from g4f.providers.response import ImageResponse, ProviderInfo
 from g4f.providers.retry_provider import IterListProvider, ProviderCircuitBreaker, RetryProvider
 
 from g4f_flux_plugin._errors import QuotaExceededError, SpaceConnectError, SpaceTimeoutError
-from g4f_flux_plugin.providers import URL_ENV, BlackForestLabs_Flux1Schnell
+from g4f_flux_plugin._client import URL_ENV
+from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
 
 pytestmark = pytest.mark.timeout(90)
 

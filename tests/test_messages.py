@@ -573,3 +573,10 @@ def test_queue_progress_reports_the_event_id_it_is_given():
 )
 def test_queue_progress_ignores_the_rest(message):
     assert queue_progress(message, EVENT_ID) is None
+
+
+def test_json_nested_past_the_parsers_depth_is_a_protocol_error():
+    # Well within the event size limit, but deeper than Python's json parser
+    # goes: a RecursionError must not escape the client's error tree.
+    with pytest.raises(SpaceProtocolError, match="malformed JSON"):
+        parse_json("[" * 100_000)
