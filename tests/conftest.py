@@ -7,7 +7,7 @@ section of their own.
 from __future__ import annotations
 
 # ===========================================================================
-# Space replica fixtures: local FLUX.1-schnell Spaces on Gradio 6 and Gradio 4
+# Space replica fixtures: local FLUX.1-schnell Spaces on every Gradio generation
 # (tests/replica.py run as subprocesses on 127.0.0.1)
 # ===========================================================================
 import json
@@ -28,11 +28,21 @@ import pytest
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 import replica as replica_script  # noqa: E402 (stdlib-only at import, no Gradio)
+import run as run_script  # noqa: E402 (stdlib-only: the table of Gradio venvs)
 
 REPLICA_SCRIPT = Path(__file__).with_name("replica.py")
-#: Environment variable naming the python of a virtualenv with Gradio 4
-#: (installed from .ci/gradio4-requirements.txt).
-GRADIO4_PYTHON_ENV = "G4F_FLUX_GRADIO4_PYTHON"
+#: The Gradio generations the replica runs on, oldest first: "4" (4.44, routes
+#: without /gradio_api), "5.0" (the first /gradio_api release), "5.38" (the
+#: last without slider bounds checks), "5.50" (the last 5.x) and "6" (the
+#: test extra's own Gradio). Each older one lives in a virtualenv of its own
+#: (tests/run.py makes them from .ci/gradio<name>-requirements.txt), whose
+#: python the environment variable of :data:`run.GRADIO_GENERATIONS` names.
+GENERATIONS = (*run_script.GRADIO_GENERATIONS, "6")
+#: Environment variable naming the python of a virtualenv with Gradio 4.
+GRADIO4_PYTHON_ENV = run_script.GRADIO_GENERATIONS["4"].env_var
+#: Where generation "6" runs when the tests themselves run elsewhere (the
+#: g4f-lowest run of tests/run.py has no Gradio): the python of .venv-test.
+GRADIO6_PYTHON_ENV = "G4F_FLUX_GRADIO6_PYTHON"
 #: How long a replica may take to come up (it takes about 2-4 s on an idle machine).
 REPLICA_START_TIMEOUT = 60.0
 #: How long a replica may take to exit after SIGTERM before it is killed.
@@ -152,15 +162,20 @@ def _flag_args(flags: dict[str, Any]) -> list[str]:
     return args
 
 
-def _gradio4_python() -> str:
-    python = os.environ.get(GRADIO4_PYTHON_ENV)
+def _generation_python(generation: str) -> str:
+    """The python that runs the replica of ``generation``."""
+    if generation == "6":
+        return os.environ.get(GRADIO6_PYTHON_ENV) or sys.executable
+    env_var = run_script.GRADIO_GENERATIONS[generation].env_var
+    python = os.environ.get(env_var)
     message = (
-        f"the Gradio 4 replica needs {GRADIO4_PYTHON_ENV} set to the python of a "
-        f"virtualenv made with `pip install -r .ci/gradio4-requirements.txt`"
+        f"the Gradio {generation} replica needs {env_var} set to the python of a "
+        f"virtualenv made with `pip install -r .ci/gradio{generation}-requirements.txt` "
+        f"(tests/run.py does it)"
     )
     if not python:
         if os.environ.get("CI"):
-            pytest.fail(f"{message} (it is unset, and CI must test both generations)",
+            pytest.fail(f"{message} (it is unset, and CI must test every generation)",
                         pytrace=False)
         pytest.skip(f"{message} (unset)")
     if not Path(python).exists():
@@ -229,10 +244,12 @@ StartReplica = Callable[..., Replica]
 def start_replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartReplica]:
     """Factory: ``start_replica(generation="6", fresh=False, **flags) -> Replica``.
 
-    ``generation`` is ``"6"`` (this interpreter's Gradio) or ``"4"`` (the python
-    named by ``G4F_FLUX_GRADIO4_PYTHON``; unset: the test fails under CI, else
-    is skipped). ``flags`` are replica.py's options in Python form: ``sleep``,
-    ``show_error``, ``concurrency_limit``, ``max_size``, ``mode``.
+    ``generation`` is one of :data:`GENERATIONS`: ``"6"`` (this interpreter's
+    Gradio) or an older one, run by the python its environment variable names
+    (``G4F_FLUX_GRADIO4_PYTHON``, ``G4F_FLUX_GRADIO5_0_PYTHON``, ...; unset:
+    the test fails under CI, else is skipped). ``flags`` are replica.py's
+    options in Python form: ``sleep``, ``show_error``, ``concurrency_limit``,
+    ``max_size``, ``mode``.
 
     Replicas are cached for the session per generation and flags, so tests must
     not change or stop a shared one; ``fresh=True`` starts a private one (for
@@ -243,12 +260,9 @@ def start_replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartRep
 
     def start(generation: str = "6", *, fresh: bool = False, **flags: Any) -> Replica:
         generation = str(generation)
-        if generation == "6":
-            python = sys.executable
-        elif generation == "4":
-            python = _gradio4_python()
-        else:
-            raise ValueError(f"generation must be '6' or '4', not {generation!r}")
+        if generation not in GENERATIONS:
+            raise ValueError(f"generation must be one of {GENERATIONS}, not {generation!r}")
+        python = _generation_python(generation)
         unknown = set(flags) - set(_DEFAULT_FLAGS)
         if unknown:
             raise TypeError(f"unknown replica flags {sorted(unknown)}; "
@@ -290,7 +304,15 @@ def replica4(start_replica: StartReplica) -> Replica:
 
 @pytest.fixture(scope="session", params=["6", "4"], ids=["gradio6", "gradio4"])
 def any_replica(request: pytest.FixtureRequest, start_replica: StartReplica) -> Replica:
-    """The default replica of each generation in turn (parametrises the test)."""
+    """The default replica of Gradio 6 and 4 in turn (parametrises the test)."""
+    return start_replica(request.param)
+
+
+@pytest.fixture(scope="session", params=GENERATIONS,
+                ids=[f"gradio{generation}" for generation in GENERATIONS])
+def every_generation(request: pytest.FixtureRequest, start_replica: StartReplica) -> Replica:
+    """The default replica of every generation in :data:`GENERATIONS` in turn,
+    for the contract tests that must hold on each (tests/test_cancel_generations.py)."""
     return start_replica(request.param)
 
 # ===========================================================================

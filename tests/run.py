@@ -5,12 +5,20 @@ project directory:
 
 - ``.venv-test/``: this package with its ``test`` extra (real Gradio 6 for the
   replica, both transports, g4f, the OpenAI SDK, Playwright's Python driver);
-- ``.venv-gradio4/``: Gradio 4 (routes without ``/gradio_api``), only to run
-  the Space replica of the older generation (``.ci/gradio4-requirements.txt``);
+- one virtualenv per older Gradio the Space replica is also run on, each from
+  a pinned requirements file in ``.ci/`` (see :data:`GRADIO_GENERATIONS`):
+  ``.venv-gradio4/`` (routes without ``/gradio_api``), ``.venv-gradio5.0/``,
+  ``.venv-gradio5.38/`` and ``.venv-gradio5.50/``; the suite reaches each
+  through the environment variable named there;
+- ``.venv-g4f-lowest/``: this package with the lowest g4f it declares
+  (``.ci/g4f-lowest-requirements.txt``), where the g4f integration tests run
+  a second time (:data:`G4F_LOWEST_TESTS`);
 
 and makes sure a Chromium is on the machine for the GUI test (Debian's
 ``chromium`` through apt-get when running as root; never a browser download).
-Then it runs pytest in ``.venv-test`` and exits with its status.
+Then it runs pytest in ``.venv-test``, then the g4f integration tests in
+``.venv-g4f-lowest`` (only when the whole suite was asked for: no pytest
+arguments other than options), and exits with the first failing status.
 ``--no-install`` skips the installation steps.
 """
 
@@ -22,10 +30,32 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_VENV = ROOT / ".venv-test"
-GRADIO4_VENV = ROOT / ".venv-gradio4"
+G4F_LOWEST_VENV = ROOT / ".venv-g4f-lowest"
+
+
+class Generation(NamedTuple):
+    """An older Gradio the replica runs on, outside the main test environment."""
+
+    venv: Path
+    requirements: Path
+    env_var: str  # names the venv's python for tests/conftest.py
+
+
+#: Older Gradio generations of the replica, by the name tests/conftest.py's
+#: ``start_replica(generation=...)`` takes. "6" (the newest) is the Gradio of
+#: the test extra, in ``.venv-test`` itself.
+GRADIO_GENERATIONS = {
+    name: Generation(ROOT / f".venv-gradio{name}", ROOT / ".ci" / f"gradio{name}-requirements.txt",
+                     f"G4F_FLUX_GRADIO{name.replace('.', '_')}_PYTHON")
+    for name in ("4", "5.0", "5.38", "5.50")
+}
+#: The g4f integration tests, run again on the lowest g4f the package declares.
+G4F_LOWEST_TESTS = ("tests/test_registry.py", "tests/test_routing.py", "tests/test_fallback.py",
+                    "tests/test_provider.py")
 CHROMIUM = ("chromium", "chromium-browser")
 
 
@@ -46,11 +76,16 @@ def _ensure_venv(env_dir: Path) -> Path:
 
 
 def install() -> None:
-    """Create both virtual environments and install the browser if missing."""
+    """Create every virtual environment and install the browser if missing."""
     python = _ensure_venv(TEST_VENV)
     _run(python, "-m", "pip", "install", "-q", "-e", f"{ROOT}[test]")
-    gradio4 = _ensure_venv(GRADIO4_VENV)
-    _run(gradio4, "-m", "pip", "install", "-q", "-r", ROOT / ".ci" / "gradio4-requirements.txt")
+    for generation in GRADIO_GENERATIONS.values():
+        _run(_ensure_venv(generation.venv), "-m", "pip", "install", "-q", "-r", generation.requirements)
+    lowest = _ensure_venv(G4F_LOWEST_VENV)
+    # The package without its dependencies first, then the pinned set (the
+    # lowest g4f and the test tools), so pip cannot pick a newer g4f.
+    _run(lowest, "-m", "pip", "install", "-q", "-r", ROOT / ".ci" / "g4f-lowest-requirements.txt")
+    _run(lowest, "-m", "pip", "install", "-q", "--no-deps", "-e", ROOT)
     if not find_chromium() and hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
         _run("apt-get", "update", "-qq", env=env)
@@ -72,11 +107,32 @@ def main(argv: list[str]) -> int:
         argv = [arg for arg in argv if arg != "--no-install"]
     else:
         install()
-    env = dict(os.environ, G4F_FLUX_GRADIO4_PYTHON=str(_python(GRADIO4_VENV)))
+    env = dict(os.environ)
+    for generation in GRADIO_GENERATIONS.values():
+        env[generation.env_var] = str(_python(generation.venv))
     chromium = find_chromium()
     if chromium:
         env.setdefault("G4F_FLUX_CHROMIUM", chromium)
-    command = [str(_python(TEST_VENV)), "-m", "pytest", *argv]
+    status = _pytest(TEST_VENV, argv, env)
+    if not _selects_tests(argv):
+        lowest = _pytest(G4F_LOWEST_VENV, [*argv, *G4F_LOWEST_TESTS], env)
+        status = status or lowest
+    return status
+
+
+def _selects_tests(argv: list[str]) -> bool:
+    """Whether pytest's arguments name tests (a path, a node id, -k or -m): then
+    only those run, and the g4f-lowest run, which is for the whole suite, not."""
+    for arg in argv:
+        if arg in ("-k", "-m") or arg.startswith(("-k", "-m")) and not arg.startswith("--"):
+            return True
+        if not arg.startswith("-") and ("::" in arg or (ROOT / arg).exists()):
+            return True
+    return False
+
+
+def _pytest(env_dir: Path, argv: list[str], env: dict[str, str]) -> int:
+    command = [str(_python(env_dir)), "-m", "pytest", *argv]
     print("+", " ".join(command), flush=True)
     return subprocess.run(command, cwd=ROOT, env=env).returncode
 
