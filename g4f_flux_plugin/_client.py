@@ -22,7 +22,8 @@ from ._gradio import PROTOCOLS, SpaceClient
 from ._http import HttpClient, choose_token, origin_of
 from ._params import SPACE_LIMITS, normalise
 from ._retry import RetryPolicy
-from ._transports import Timeouts, Transport, make_transport
+from ._transports import Timeouts, Transport, make_transport, transport_name
+from ._transports.pool import TransportPools
 
 __all__ = ["DEFAULT_TIMEOUT", "FluxClient", "space_root"]
 
@@ -54,8 +55,12 @@ class FluxClient:
     loopback, where an explicit token is a ``ValueError`` and ``$HF_TOKEN`` is
     left out. ``transport`` is ``"aiohttp"`` (default, or
     ``$G4F_FLUX_TRANSPORT``), ``"curl_cffi"``, or a :class:`Transport`, which
-    stays the caller's to close; a named one belongs to the client and is
-    closed by :meth:`aclose`. ``protocol`` is ``"auto"``, ``"queue"`` or
+    stays the caller's to close. With ``None`` (what g4f passes), the
+    transport is shared by every client of the running event loop that names
+    none (kind from ``$G4F_FLUX_TRANSPORT``, else aiohttp; one per proxy), so
+    connections are reused between generations; it is closed when the loop
+    shuts down (see :mod:`._transports.pool`). A name (``"aiohttp"``) gives
+    this client a transport of its own, closed by :meth:`aclose`. ``protocol`` is ``"auto"``, ``"queue"`` or
     ``"call"``; ``timeout`` the default deadline of one generation, queue
     included. ``retry_policy`` and ``config_cache`` replace the class's for
     this client (the g4f provider passes its own).
@@ -66,6 +71,8 @@ class FluxClient:
     retry_policy: RetryPolicy = RetryPolicy()
     #: Configs discovered per Space root, shared by every client of the class.
     config_cache: ConfigCache = ConfigCache()
+    #: The per-loop transports of clients that name none.
+    shared_transports: TransportPools = TransportPools()
 
     def __init__(
         self,
@@ -88,10 +95,21 @@ class FluxClient:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
         self.protocol = protocol
         self.timeout = _budget(timeout)
-        token = choose_token(self.root, token, os.environ.get(TOKEN_ENV))
-        self.has_token = token is not None
-        self.transport, self._owns_transport = make_transport(transport, proxy=proxy, timeouts=Timeouts())
-        self._http = HttpClient(self.transport, self.root, token)
+        self._token = choose_token(self.root, token, os.environ.get(TOKEN_ENV))
+        self.has_token = self._token is not None
+        self._proxy = proxy
+        self._owns_transport = False
+        self.transport: Transport | None = None  # the shared one is the running loop's: see _http()
+        if transport is not None:
+            self.transport, self._owns_transport = make_transport(transport, proxy=proxy, timeouts=Timeouts())
+        else:
+            transport_name(None)  # an unknown $G4F_FLUX_TRANSPORT fails here, before any request
+
+    async def _http(self) -> HttpClient:
+        transport = self.transport
+        if transport is None:
+            transport = await self.shared_transports.get(None, proxy=self._proxy)
+        return HttpClient(transport, self.root, self._token)
 
     def __repr__(self) -> str:  # the token never appears in a repr
         return f"<FluxClient {self.root} token={'set' if self.has_token else 'none'}>"
@@ -103,8 +121,8 @@ class FluxClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the transport, if the client made it."""
-        if self._owns_transport:
+        """Close the transport if the client made it (a shared one stays open)."""
+        if self._owns_transport and self.transport is not None:
             await self.transport.aclose()
 
     # -- generating ----------------------------------------------------------
@@ -156,7 +174,7 @@ class FluxClient:
         """
         budget = self.timeout if timeout is None else _budget(timeout)
         deadline = asyncio.get_running_loop().time() + budget
-        client = SpaceClient(self._http, protocol=self.protocol, retry=self.retry_policy,
+        client = SpaceClient(await self._http(), protocol=self.protocol, retry=self.retry_policy,
                              deadline=deadline, config_cache=self.config_cache)
         ended: set[int] = set()
         stream = run_jobs(client, requests)
@@ -183,7 +201,7 @@ class FluxClient:
     async def download(self, url: str) -> tuple[bytes, str]:
         """Fetch a generated image: ``(bytes, format)``, the token sent only to
         the Space's origin. Files live in the Space's cache: fetch them soon."""
-        return await download_image(self._http, url)
+        return await download_image(await self._http(), url)
 
 def _budget(timeout: Any) -> float:
     try:

@@ -75,13 +75,18 @@ class _AiohttpResponse(Response):
 
 
 class AiohttpTransport(Transport):
-    """Transport over an :class:`aiohttp.ClientSession` (keep-alive, no redirects)."""
+    """Transport over an :class:`aiohttp.ClientSession` (keep-alive, no redirects).
+
+    ``proxy`` is an HTTP proxy URL; ``keep_cookies=False`` stores no cookie.
+    """
 
     name = "aiohttp"
 
-    def __init__(self, *, proxy: str | None = None, timeouts: Timeouts = Timeouts()) -> None:
+    def __init__(self, *, proxy: str | None = None, timeouts: Timeouts = Timeouts(),
+                 keep_cookies: bool = True) -> None:
         self._proxy = proxy
         self._timeouts = timeouts
+        self._keep_cookies = keep_cookies
         self._session: aiohttp.ClientSession | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
@@ -92,6 +97,7 @@ class AiohttpTransport(Transport):
                     total=None, connect=self._timeouts.connect, sock_read=self._timeouts.read
                 ),
                 auto_decompress=True,
+                cookie_jar=None if self._keep_cookies else aiohttp.DummyCookieJar(),
             )
         return self._session
 

@@ -104,14 +104,19 @@ class _CurlResponse(Response):
 
 
 class CurlCffiTransport(Transport):
-    """Transport over a curl_cffi :class:`AsyncSession` (browser TLS fingerprint)."""
+    """Transport over a curl_cffi :class:`AsyncSession` (browser TLS fingerprint).
+
+    ``proxy`` is an HTTP proxy URL; ``impersonate`` the browser whose TLS
+    fingerprint is shown; ``keep_cookies=False`` sends no stored cookie.
+    """
 
     name = "curl_cffi"
 
     def __init__(
         self, *, proxy: str | None = None, timeouts: Timeouts = Timeouts(),
-        impersonate: str | None = "chrome",
+        impersonate: str | None = "chrome", keep_cookies: bool = True,
     ) -> None:
+        self._keep_cookies = keep_cookies
         self._proxy = proxy
         self._timeouts = timeouts
         self._impersonate = impersonate
@@ -135,7 +140,10 @@ class CurlCffiTransport(Transport):
         # are cancelled while waiting for them (a deadline), that task lives on
         # where nobody sees it. So the request runs in a task of ours, shielded
         # and tracked, which aclose() waits for with the transfer's own task.
-        task = asyncio.ensure_future(self._get_session().request(
+        session = self._get_session()
+        if not self._keep_cookies:
+            session.cookies.clear()  # a shared transport carries no caller's cookies to another
+        task = asyncio.ensure_future(session.request(
             method, url, headers=dict(headers), data=content, stream=True,
             allow_redirects=False,
         ))
