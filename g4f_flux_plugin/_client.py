@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from contextlib import aclosing
 from functools import partial
 from typing import Any, AsyncIterator, Sequence
 
@@ -148,16 +149,20 @@ class FluxClient:
         build = partial(normalise, prompt, width=width, height=height, steps=steps, seed=seed,
                         randomize_seed=randomize_seed)
         build(limits=SPACE_LIMITS)  # bad input fails here, before any request
-        async for _, item in self.run([lambda limits: build(limits=limits)], timeout=timeout):
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        # aclosing: a caller who stops early reaches the job's cancel now, not
+        # when the abandoned stream is garbage-collected.
+        async with aclosing(self.run([lambda limits: build(limits=limits)], timeout=timeout)) as stream:
+            async for _, item in stream:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
 
     async def image(self, prompt: str, **options: Any) -> GeneratedImage:
         """Generate one image and return it (``options`` as :meth:`generate`'s)."""
-        async for item in self.generate(prompt, **options):
-            if isinstance(item, GeneratedImage):
-                return item
+        async with aclosing(self.generate(prompt, **options)) as generation:
+            async for item in generation:
+                if isinstance(item, GeneratedImage):
+                    return item
         raise SpaceProtocolError("the generation ended without an image")  # pragma: no cover
 
     async def run(self, requests: Sequence[Any], *, timeout: float | None = None) -> AsyncIterator[tuple[int, Any]]:

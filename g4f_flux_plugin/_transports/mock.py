@@ -18,6 +18,7 @@ which is how an event stream is played.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json as json_module
 from dataclasses import dataclass, field
@@ -44,10 +45,13 @@ class MockRequest:
 
 class MockResponse(Response):
     """A canned answer: ``MockResponse(200, json={...})``, ``content=b"..."``
-    or ``chunks=[b"data: 1\\n\\n", ...]`` for a stream."""
+    or ``chunks=[b"data: 1\\n\\n", ...]`` for a stream. ``hold_open=True``
+    keeps the body open after its chunks until the response is closed, as an
+    event stream of a job that has not ended does."""
 
     def __init__(self, status: int = 200, *, json: Any = None, content: bytes | None = None,
-                 chunks: Iterable[bytes] | None = None, headers: Mapping[str, str] | None = None) -> None:
+                 chunks: Iterable[bytes] | None = None, headers: Mapping[str, str] | None = None,
+                 hold_open: bool = False) -> None:
         self.status = status
         self.headers = {key.lower(): value for key, value in (headers or {}).items()}
         if json is not None:
@@ -56,14 +60,21 @@ class MockResponse(Response):
         self._chunks = list(chunks) if chunks is not None else [content or b""]
         self.url = ""
         self.closed = False
+        self._hold_open = hold_open
+        self._closing: asyncio.Event | None = None
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         for chunk in self._chunks:
             if chunk:
                 yield chunk
+        if self._hold_open and not self.closed:
+            self._closing = asyncio.Event()
+            await self._closing.wait()
 
     async def aclose(self) -> None:
         self.closed = True
+        if self._closing is not None:
+            self._closing.set()
 
 
 Handler = Callable[[MockRequest], "MockResponse | Awaitable[MockResponse]"]
