@@ -10,7 +10,8 @@ an HTTP library, and ``g4f-flux --help`` and the start-up hook stay fast.
   :class:`MockTransport`) and the error tree rooted in :class:`FluxClientError`.
 - The g4f adapter: :class:`BlackForestLabs_Flux1Schnell`, and
   :func:`load_entry_point_providers`, which registers every ``g4f.providers``
-  entry point into g4f.
+  entry point into g4f, and :func:`autoload`, what the start-up hook runs
+  when g4f is imported (entry points, model routes, the GUI's list).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "BlackForestLabs_Flux1Schnell": ".providers",
     "load_entry_point_providers": "._registry",
+    "autoload": "._registry",
     "FluxClient": "._client",
     "ProgressEvent": "._events",
     "GeneratedImage": "._events",
