@@ -216,7 +216,9 @@ def render(net: NetworkResult, plan: Plan) -> str:
         "image's URL (no download), interleaved with the same contender through a relay with no delay "
         "(\"loopback\"). Job ms: what the replica spent in the job (its own record). Round trips beyond "
         "the job: (median over the link − job ms) / RTT, which still counts both sides' CPU time; round "
-        "trips the link adds: (median over the link − median on loopback) / RTT. Connections: during "
+        "trips the link adds: (median over the link − median on loopback) / RTT; fractions of a round trip are "
+        "the replica's own work overlapping a request in flight (the job starts on the submit, while the "
+        "stream's request is on its way). Connections: during "
         "set-up (the floor's and gradio_client's discovery), in the first generation, and per generation "
         "after the first. The provider \"as g4f calls it\" gets no `transport=`; the long-lived one gets "
         "one `AiohttpTransport()` for all its generations.\n")

@@ -39,6 +39,7 @@ import asyncio
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, however this is loaded
@@ -78,6 +79,24 @@ async def _latency_and_throughput(replica: Replica, plan: Plan, sections: set[st
     return lat, tp
 
 
+class SectionFailed:
+    """A section that raised: the report says so, and the other sections still run."""
+
+    def __init__(self, names: tuple[str, ...], error: BaseException) -> None:
+        self.names = names
+        self.message = f"{type(error).__name__}: {error}"
+
+
+def _attempt(results: dict[str, object], names: tuple[str, ...], measure_them) -> None:
+    try:
+        values = measure_them()
+    except Exception as error:  # a broken section must not cost the whole run
+        log(f"{'/'.join(names)} failed:\n{traceback.format_exc()}")
+        values = (SectionFailed(names, error),) * len(names)
+    for name, value in zip(names, values):
+        results[name] = value
+
+
 def measure(plan: Plan, sections: set[str], rtt_ms: float) -> dict[str, object]:
     """Run the chosen sections; the CPU-bound ones run with the replica stopped."""
     results: dict[str, object] = {}
@@ -88,20 +107,20 @@ def measure(plan: Plan, sections: set[str], rtt_ms: float) -> dict[str, object]:
         log(f"replica at {replica.url}")
         try:
             if sections & {"latency", "throughput"}:
-                results["latency"], results["throughput"] = asyncio.run(
-                    _latency_and_throughput(replica, plan, sections, seeds))
+                _attempt(results, ("latency", "throughput"),
+                         lambda: asyncio.run(_latency_and_throughput(replica, plan, sections, seeds)))
             if "network" in sections:
-                results["network"] = network.measure(replica, plan, rtt_ms, seeds)
+                _attempt(results, ("network",), lambda: (network.measure(replica, plan, rtt_ms, seeds),))
             if "memory" in sections:
-                results["memory"] = memory.measure(replica.url, plan)
+                _attempt(results, ("memory",), lambda: (memory.measure(replica.url, plan),))
         finally:
             replica.stop()
     if "startup" in sections:
         log("start-up")
-        results["startup"] = startup.measure(plan)
+        _attempt(results, ("startup",), lambda: (startup.measure(plan),))
     if "sse" in sections:
         log("SSE decoding")
-        results["sse"] = sse.measure(plan)
+        _attempt(results, ("sse",), lambda: (sse.measure(plan),))
     return {name: value for name, value in results.items() if value is not None}
 
 
@@ -109,16 +128,19 @@ def render(results: dict[str, object], plan: Plan, info: RunInfo) -> str:
     """The report: targets and notes from the sections that have them, then every section."""
     modules = {"latency": latency, "throughput": throughput, "network": network, "memory": memory,
                "startup": startup, "sse": sse}
+    measured = {name: value for name, value in results.items() if not isinstance(value, SectionFailed)}
     targets, notes, parts = [], [], []
     for name in ("latency", "throughput", "startup", "sse"):  # the targets table's order
-        if name in results:
-            targets += modules[name].targets(results[name])
+        if name in measured:
+            targets += modules[name].targets(measured[name])
     for name in ("latency", "throughput"):
-        if name in results:
-            notes += modules[name].notes(results[name])
+        if name in measured:
+            notes += modules[name].notes(measured[name])
     for name in SECTIONS:
-        if name in results:
-            parts.append(modules[name].render(results[name], plan))
+        if name in measured:
+            parts.append(modules[name].render(measured[name], plan))
+        elif name in results:
+            parts.append(f"## {name}: not measured\n\nThe section failed: {results[name].message}\n")
     return page(info, targets, notes, parts)
 
 
@@ -162,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     args.output.write_text(report, encoding="utf-8")
     log(f"wrote {args.output} in {elapsed:.0f} s")
     print(report)
-    return 0
+    return 1 if any(isinstance(value, SectionFailed) for value in results.values()) else 0
 
 
 if __name__ == "__main__":

@@ -208,10 +208,17 @@ def _walls(procs: Interpreters, plan: Plan) -> StartupResult:
     ]
     if cli:
         variants.append(("g4f-flux --help", [cli, "--help"], True))
-    walls = {label: Dist([]) for label, _, _ in variants}
-    result = StartupResult(walls=walls, notes=[], hook_file=hook_lines()[0], cli=cli and "g4f-flux")
-    for label, argv, hook in variants:  # warm the OS caches and write the byte-code once
-        procs.wall_ms(argv, hook)
+    result = StartupResult(walls={}, notes=[], hook_file=hook_lines()[0], cli=cli and "g4f-flux")
+    for label, argv, hook in list(variants):  # warm the OS caches and write the byte-code once
+        try:
+            procs.wall_ms(argv, hook)
+        except subprocess.CalledProcessError as error:  # reported, and the rest still measured
+            result.notes.append(f"`{label}` failed (exit status {error.returncode}): "
+                                f"{(error.stderr or '').strip().splitlines()[-1:]}")
+            variants.remove((label, argv, hook))
+            if label == "g4f-flux --help":
+                result.cli = None
+    walls = result.walls = {label: Dist([]) for label, _, _ in variants}
     procs.wall_ms([py, "-c", "import g4f, g4f_flux_plugin.providers, g4f_flux_plugin._registry"], True)
     for run in range(plan.startup_runs):
         for label, argv, hook in rotated(variants, run):
