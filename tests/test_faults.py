@@ -239,7 +239,7 @@ async def test_429_retry_after_beyond_the_deadline_is_raised_at_once(space, comb
     assert isinstance(error, g4f.errors.RateLimitError)
     assert error.retry_after == 60
     assert space.count("submit") == 1
-    assert outcome.elapsed < 1.0
+    assert outcome.events("retry") == []  # raised at once: no wait was planned, none slept
 
 
 async def test_queue_full_then_success(space, combo):
@@ -332,10 +332,13 @@ async def test_heartbeats_then_end_of_stream(space, combo, close_stream):
     outcome = await run(space, combo)
     expect_error(outcome, StreamCutError)
     # The original provider re-read the stream in a tight loop (26,000
-    # requests in 3 s): here each attempt is one submit, one read, one cancel.
+    # requests in 3 s): here each attempt is one submit, one read, and the
+    # cancel's two requests (a stream of the job's session opened and dropped,
+    # which is what takes a queued job off Gradio 4 and 5, then /cancel).
     assert space.count("submit") == FAST_RETRY_ATTEMPTS
-    assert space.count("stream") == FAST_RETRY_ATTEMPTS
-    assert space.count() == 1 + 3 * FAST_RETRY_ATTEMPTS
+    assert space.count("stream") == 2 * FAST_RETRY_ATTEMPTS
+    assert space.count("cancel") == FAST_RETRY_ATTEMPTS
+    assert space.count() == 1 + 4 * FAST_RETRY_ATTEMPTS
 
 
 async def test_heartbeats_forever_end_at_the_deadline(space, combo):
@@ -405,7 +408,7 @@ async def test_quota_is_raised_at_once_with_retry_after(space, combo):
     assert error.retry_after == 5 * 60 + 12
     assert QUOTA_ERROR["error"].strip() in str(error) and "ZeroGPU quota exceeded" in str(error)
     assert space.count("submit") == 1
-    assert outcome.elapsed < 1.0
+    assert outcome.events("retry") == []  # raised at once, never slept on
 
 
 @pytest.mark.parametrize("gradio", ["6", "4"])
