@@ -9,7 +9,7 @@ be an image whose headers can be read.
 from __future__ import annotations
 
 from ._errors import SpaceProtocolError, error_from_status
-from ._http import HttpClient
+from ._http import HttpClient, read_excerpt
 from ._metadata import MetadataError, dimensions, sniff
 
 __all__ = ["MAX_IMAGE_BYTES", "download_image"]
@@ -27,10 +27,9 @@ async def download_image(http: HttpClient, url: str, *, limit: int = MAX_IMAGE_B
     response = await http.open("GET", url, accept="image/webp,image/png,image/jpeg,*/*;q=0.5")
     async with response:
         if response.status >= 400:
-            try:
-                body = await response.read(64 << 10)
-            except Exception:  # the status says enough
-                body = b""
+            # The head only: read(limit) would refuse a long error page whole
+            # and lose the <title> that says what went wrong.
+            body = await read_excerpt(response)
             raise error_from_status(response.status, body, response.headers.get("retry-after"),
                                     "downloading the image")
         data = await response.read(limit)

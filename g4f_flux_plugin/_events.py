@@ -55,12 +55,13 @@ class ProgressEvent:
         if self.kind == "submitted":
             return "Submitted to the Space"
         if self.kind == "queued":
-            where = f"Queue position {self.rank + 1}" if self.rank is not None else "Queued"
-            if self.queue_size:
-                where += f" of {self.queue_size}"
-            return where + (f", about {self.eta:.0f} s" if self.eta is not None else "")
+            if self.rank is not None:
+                where = f"Queue position {self.rank + 1}" + (f" of {self.queue_size}" if self.queue_size else "")
+            else:
+                where = "Queued"  # a queue size alone: "Queued of 5" would say nothing more
+            return where + self._about()
         if self.kind == "started":
-            return "Generating" + (f", about {self.eta:.0f} s" if self.eta is not None else "")
+            return "Generating" + self._about()
         if self.kind == "step":
             return f"Step {self.index} of {self.length}"
         if self.kind == "log":
@@ -68,6 +69,14 @@ class ProgressEvent:
         if self.kind == "retry":
             return f"Retrying in {self.eta or 0:.1f} s: {self.message}"
         return self.kind
+
+    def _about(self) -> str:
+        # Gradio estimates 0 s (or a fraction) for an empty queue or a job it
+        # has no history for: "about 0 s" says nothing, so under a second
+        # the estimate is left out.
+        if self.eta is not None and self.eta >= 1:
+            return f", about {self.eta:.0f} s"
+        return ""
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from . import __version__
 from ._errors import SpaceProtocolError, error_from_status
 from ._transports import Response, Transport
 
-__all__ = ["HttpClient", "USER_AGENT", "choose_token", "is_loopback", "origin_of"]
+__all__ = ["HttpClient", "USER_AGENT", "choose_token", "is_loopback", "origin_of", "read_excerpt"]
 
 log = logging.getLogger(__package__)
 
@@ -170,7 +170,12 @@ class HttpClient:
         return response
 
 
-async def _read_excerpt(response: Response, limit: int = 64 << 10) -> bytes:
+async def read_excerpt(response: Response, limit: int = 64 << 10) -> bytes:
+    """The first ``limit`` bytes of an error response's body (fewer if it is shorter).
+
+    Never fails: a body that breaks off yields what arrived, so the caller can
+    still raise the error its status calls for.
+    """
     # An error body is only quoted in a message: read its head, never all of
     # it (a proxy's 8 MB error page still has its <title> near the top).
     head = b""
@@ -183,3 +188,6 @@ async def _read_excerpt(response: Response, limit: int = 64 << 10) -> bytes:
     except Exception:  # a broken error page still yields a status error
         pass
     return head[:limit]
+
+
+_read_excerpt = read_excerpt  # the name this module's own callers use

@@ -127,6 +127,73 @@ def test_help_is_fast_to_reach_and_cli_imports_no_heavy_module(tmp_path):
     assert done.returncode == 0, done.stderr
 
 
+def imported_modules(importtime_stderr: str) -> list[str]:
+    """Module names in ``python -X importtime`` output (``import time: self | cumulative | name``)."""
+    names = []
+    for line in importtime_stderr.splitlines():
+        if line.startswith("import time:"):
+            name = line.rsplit("|", 1)[-1].strip()
+            if name != "imported package":  # the header line
+                names.append(name)
+    return names
+
+
+def g4f_modules(names: list[str]) -> list[str]:
+    """g4f's own modules among ``names`` (this package, ``g4f_flux_plugin``, is not one)."""
+    return [name for name in names if name == "g4f" or name.startswith("g4f.")]
+
+
+def test_g4f_modules_are_told_from_this_packages():
+    stderr = ("import time: self [us] | cumulative | imported package\n"
+              "import time:       120 |        120 |   g4f_flux_plugin._client\n"
+              "import time:        80 |         80 |     g4f.typing\n"
+              "import time:       300 |        380 | g4f\n"
+              "g4f-flux: error: something else on stderr\n")
+    names = imported_modules(stderr)
+    assert names == ["g4f_flux_plugin._client", "g4f.typing", "g4f"]
+    assert g4f_modules(names) == ["g4f.typing", "g4f"]
+
+
+def importing(*args: str, cwd: Path, timeout: float = 120) -> tuple[Run, list[str]]:
+    """Run the command under ``python -X importtime``; the run and every module it imported."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "g4f_flux_plugin", *args], cwd=cwd,
+                          env=_env(cwd), capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+    run = Run(done.returncode, done.stdout,
+              "".join(line + "\n" for line in done.stderr.splitlines() if not line.startswith("import time:")))
+    return run, imported_modules(done.stderr)
+
+
+HEAVY = ("g4f", "aiohttp", "curl_cffi", "PIL")
+
+
+@pytest.mark.parametrize("args, code", [
+    (["--help"], 0),
+    (["a cat", "--width", "abc"], 2),
+    (["--prompt-file", "missing.txt"], 2),
+    (["a cat", "-o", "x.gif"], 2),
+])
+def test_help_and_usage_errors_import_no_http_library_nor_g4f(tmp_path, args, code):
+    run, names = importing(*args, cwd=tmp_path)
+    assert run.code == code, run
+    assert "g4f_flux_plugin.cli.running" in names  # the output was read: the command ran
+    assert [name for name in names if name.split(".")[0] in HEAVY] == []
+
+
+def test_a_generation_loads_no_g4f_module(replica, tmp_path):
+    # The command uses the Space client directly: g4f (a few hundred modules)
+    # is neither needed nor paid for, even with the start-up hook installed.
+    prompt = f"no g4f {token()}"
+    run, names = importing(prompt, "-o", "x.webp", "--seed", "3", *SMALL, "--api-base", replica.url,
+                           cwd=tmp_path)
+    assert run.code == 0, run
+    assert run.stdout == "x.webp (seed 3)\n"
+    assert [job["seed"] for job in jobs_for(replica, prompt)] == [3]
+    # A real generation happened in this process: the client and a transport were imported.
+    assert "g4f_flux_plugin._client" in names and "aiohttp" in names
+    assert g4f_modules(names) == []
+
+
 def test_python_dash_m_runs_the_same_command(tmp_path):
     done = subprocess.run([sys.executable, "-m", "g4f_flux_plugin", "--version"], env=_env(tmp_path),
                           capture_output=True, text=True, timeout=60)
@@ -464,3 +531,50 @@ async def test_download_refuses_what_is_not_a_bounded_image(body, limit, says):
     transport = _fake_transport({"https://s.example/f": _FakeResponse(200, body)})
     with pytest.raises(SpaceProtocolError, match=says):
         await download_image(HttpClient(transport, "https://s.example"), "https://s.example/f", limit=limit)
+
+
+# -- pure pieces of the command, in process ----------------------------------
+@pytest.mark.parametrize("url, public", [
+    ("http://user:secret@[::1]:7860/space", "http://[::1]:7860/space"),
+    ("https://user@[2001:db8::1]/", "https://[2001:db8::1]/"),
+    ("http://user:secret@127.0.0.1:7860", "http://127.0.0.1:7860"),
+    ("https://Name:pw@Example.ORG:8443/a?b=c", "https://Example.ORG:8443/a?b=c"),
+    ("http://[::1]:7860", "http://[::1]:7860"),  # nothing to remove: unchanged
+])
+def test_public_url_drops_credentials_and_keeps_the_host_as_written(url, public):
+    from g4f_flux_plugin.cli.running import public_url
+
+    assert public_url(url) == public
+
+
+@pytest.mark.parametrize("event, sentence, status", [
+    # Gradio estimates 0 s (or a fraction) for an empty queue: no "about 0 s".
+    (dict(kind="queued", rank=0, queue_size=1, eta=0.0), "Queue position 1 of 1", "queue position 1 of 1"),
+    (dict(kind="queued", rank=2, eta=0.4), "Queue position 3", "queue position 3"),
+    (dict(kind="queued", rank=1, queue_size=4, eta=12.4), "Queue position 2 of 4, about 12 s",
+     "queue position 2 of 4, about 12 s"),
+    (dict(kind="queued", queue_size=5, eta=3.0), "Queued, about 3 s", "queued, about 3 s"),
+    (dict(kind="queued"), "Queued", "queued"),
+    (dict(kind="started", eta=0.0), "Generating", "running"),
+    (dict(kind="started", eta=7.6), "Generating, about 8 s", "running"),
+])
+def test_progress_sentences_leave_out_an_estimate_under_a_second(event, sentence, status):
+    from g4f_flux_plugin._events import ProgressEvent
+    from g4f_flux_plugin.cli import describe
+
+    assert ProgressEvent(**event).describe() == sentence  # what g4f's GUI shows
+    assert describe(ProgressEvent(**event)) == status  # the command's progress line
+
+
+async def test_download_error_page_over_64_kib_keeps_its_title():
+    # A proxy's error page is often larger than the excerpt read from it; its
+    # <title> is near the top, and the error message quotes it.
+    from g4f_flux_plugin._download import download_image
+    from g4f_flux_plugin._errors import SpaceStatusError
+    from g4f_flux_plugin._http import HttpClient
+
+    page = b"<html><head><title>502 Bad Gateway from the proxy</title></head><body>" + b"x" * (200 << 10)
+    transport = _fake_transport({"https://s.example/f": _FakeResponse(502, page)})
+    with pytest.raises(SpaceStatusError) as caught:
+        await download_image(HttpClient(transport, "https://s.example"), "https://s.example/f")
+    assert "HTTP 502" in str(caught.value) and "502 Bad Gateway from the proxy" in str(caught.value)
