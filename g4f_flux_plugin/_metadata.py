@@ -336,12 +336,18 @@ def _png_embed(data: bytes, fields: dict[str, Any], software: str) -> bytes:
     record = json.dumps(fields, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
     ours = {"Description": str(fields.get("prompt", "")), "Software": software, PNG_KEY: record}
     out = [_PNG_SIGNATURE]
+    ended = False
     for kind, payload in _png_chunks(data):
         if _png_keyword(kind, payload) in ours:
             continue  # replaced below, never duplicated
         if kind == b"IEND":
             out.extend(_itxt(key, value) for key, value in ours.items())
+            ended = True
         out.append(_png_chunk(kind, payload))
+    if not ended:
+        # Our chunks go before IEND: without one the file is truncated, and
+        # returning it would drop the record without a word.
+        raise MetadataError("PNG truncated: no IEND chunk")
     return b"".join(out)
 
 
