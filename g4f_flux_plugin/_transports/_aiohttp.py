@@ -51,6 +51,16 @@ def _origin(url: str) -> tuple[str, str]:
     return f"{parsed.scheme}://{host}:{parsed.port}", parsed.host
 
 
+def _ssl_setting(verify: "bool | str"):
+    if verify is True:
+        return True
+    if verify is False:
+        return False
+    import ssl
+
+    return ssl.create_default_context(cafile=verify)
+
+
 class _AiohttpResponse(Response):
     def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
@@ -77,14 +87,18 @@ class _AiohttpResponse(Response):
 class AiohttpTransport(Transport):
     """Transport over an :class:`aiohttp.ClientSession` (keep-alive, no redirects).
 
-    ``proxy`` is an HTTP proxy URL; ``keep_cookies=False`` stores no cookie.
+    ``proxy`` is an HTTP proxy URL; ``keep_cookies=False`` stores no cookie;
+    ``verify`` is ``True`` (the system's CAs), the path of a CA bundle to
+    trust instead (a company's TLS proxy, a test CA), or ``False`` (no check:
+    never across a network).
     """
 
     name = "aiohttp"
 
     def __init__(self, *, proxy: str | None = None, timeouts: Timeouts = Timeouts(),
-                 keep_cookies: bool = True) -> None:
+                 keep_cookies: bool = True, verify: "bool | str" = True) -> None:
         self._proxy = proxy
+        self._verify = verify
         self._timeouts = timeouts
         self._keep_cookies = keep_cookies
         self._session: aiohttp.ClientSession | None = None
@@ -98,6 +112,7 @@ class AiohttpTransport(Transport):
                 ),
                 auto_decompress=True,
                 cookie_jar=None if self._keep_cookies else aiohttp.DummyCookieJar(),
+                connector=aiohttp.TCPConnector(ssl=_ssl_setting(self._verify)),
             )
         return self._session
 

@@ -107,16 +107,19 @@ class CurlCffiTransport(Transport):
     """Transport over a curl_cffi :class:`AsyncSession` (browser TLS fingerprint).
 
     ``proxy`` is an HTTP proxy URL; ``impersonate`` the browser whose TLS
-    fingerprint is shown; ``keep_cookies=False`` sends no stored cookie.
+    fingerprint is shown; ``keep_cookies=False`` sends no stored cookie;
+    ``verify`` as :class:`~._aiohttp.AiohttpTransport`'s (a CA bundle path,
+    or ``True`` for the system's).
     """
 
     name = "curl_cffi"
 
     def __init__(
         self, *, proxy: str | None = None, timeouts: Timeouts = Timeouts(),
-        impersonate: str | None = "chrome", keep_cookies: bool = True,
+        impersonate: str | None = "chrome", keep_cookies: bool = True, verify: "bool | str" = True,
     ) -> None:
         self._keep_cookies = keep_cookies
+        self._verify = verify
         self._proxy = proxy
         self._timeouts = timeouts
         self._impersonate = impersonate
@@ -130,6 +133,7 @@ class CurlCffiTransport(Transport):
                 # low-speed limit, i.e. a bound on silence, not on the total.
                 timeout=(self._timeouts.connect, self._timeouts.read),
                 proxy=self._proxy, allow_redirects=False, impersonate=self._impersonate,
+                verify=self._verify,
             )
         return self._session
 
