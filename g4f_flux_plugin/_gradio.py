@@ -270,6 +270,10 @@ class SpaceClient:
         The other order fails on Gradio 4 and 5: ``/cancel`` pushes a
         completion message to the session, its stream ends normally after
         it, a normal end cleans nothing, and the queued job runs later anyway.
+        Step 1 needs a transport that really closes a dropped stream: the
+        curl_cffi one does so at curl's next write only, so on a curl_cffi
+        transport its caller keeps open, Gradio 4 and 5 may still run the job
+        (one the client owns is closed right after, which ends its streams).
         """
         what = f"cancel of job {event_id}"
         try:

@@ -42,7 +42,7 @@ GENERATIONS = (*run_script.GRADIO_GENERATIONS, "6")
 GRADIO4_PYTHON_ENV = run_script.GRADIO_GENERATIONS["4"].env_var
 #: Where generation "6" runs when the tests themselves run elsewhere (the
 #: g4f-lowest run of tests/run.py has no Gradio): the python of .venv-test.
-GRADIO6_PYTHON_ENV = "G4F_FLUX_GRADIO6_PYTHON"
+GRADIO6_PYTHON_ENV = run_script.GRADIO6_PYTHON_ENV
 #: How long a replica may take to come up (it takes about 2-4 s on an idle machine).
 REPLICA_START_TIMEOUT = 60.0
 #: How long a replica may take to exit after SIGTERM before it is killed.

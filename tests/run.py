@@ -53,6 +53,9 @@ GRADIO_GENERATIONS = {
                      f"G4F_FLUX_GRADIO{name.replace('.', '_')}_PYTHON")
     for name in ("4", "5.0", "5.38", "5.50")
 }
+#: Names the python that runs the Gradio 6 replica where the tests run in a
+#: venv without Gradio (.venv-g4f-lowest): the one of .venv-test.
+GRADIO6_PYTHON_ENV = "G4F_FLUX_GRADIO6_PYTHON"
 #: The g4f integration tests, run again on the lowest g4f the package declares.
 G4F_LOWEST_TESTS = ("tests/test_registry.py", "tests/test_routing.py", "tests/test_fallback.py",
                     "tests/test_provider.py")
@@ -115,6 +118,7 @@ def main(argv: list[str]) -> int:
         env.setdefault("G4F_FLUX_CHROMIUM", chromium)
     status = _pytest(TEST_VENV, argv, env)
     if not _selects_tests(argv):
+        env[GRADIO6_PYTHON_ENV] = str(_python(TEST_VENV))
         lowest = _pytest(G4F_LOWEST_VENV, [*argv, *G4F_LOWEST_TESTS], env)
         status = status or lowest
     return status

@@ -42,6 +42,7 @@ from g4f_flux_plugin._params import normalise
 from g4f_flux_plugin._transports import make_transport
 
 from _helpers import (
+    EXCEPTION_MESSAGE,
     PROTOCOLS,
     QUOTA_MESSAGE,
     QUOTA_RETRY_AFTER,
@@ -108,7 +109,9 @@ async def queue_size(replica) -> int:
             return (await response.json())["queue_size"]
 
 
-async def wait_for_queue_size(replica, size: int, timeout: float = 10.0) -> None:
+async def wait_for_queue_size(replica, size: int, timeout: float = 5.0) -> None:
+    # A cancel takes at most 2 s (the client's bound); Gradio updates its
+    # count at once. Far shorter than the job holding the Space (30 s).
     async def check():
         return await queue_size(replica) == size
     await wait_for(check, timeout=timeout, what=f"{size} job(s) in the Space's queue")
@@ -168,6 +171,15 @@ async def test_a_random_seed_is_the_one_the_space_used(every_generation):
     assert image.options["seed"] == job["seed"]
 
 
+async def test_out_of_range_sizes_are_clamped_before_they_reach_the_space(every_generation):
+    """Gradio 5.39+ refuses slider values out of range, older ones pass them
+    to the function: either way the Space must only ever see its own range."""
+    prompt = unique()
+    the_image(await generate(every_generation, prompt=prompt, width=4096, height=100, protocol="call"))
+    job = (await server_jobs(every_generation, prompt))[0]
+    assert (job["width"], job["height"]) == (2048, 256)
+
+
 async def test_progress_on_the_queue(every_generation):
     items = await generate(every_generation, prompt=unique("[[sleep=0.25]]"), num_inference_steps=3,
                            protocol="queue")
@@ -208,8 +220,10 @@ async def test_quota_in_the_spaces_words_where_the_space_sends_them(every_genera
 async def test_a_hidden_exception_is_said_in_plain_words(every_generation, protocol):
     with pytest.raises(SpaceError) as caught:
         await generate(every_generation, prompt=unique("[[exception]]"), protocol=protocol)
-    assert str(caught.value) == "The space reported an error but hides its details (show_error is off)"
-    assert "null" not in str(caught.value)
+    error = caught.value
+    assert not isinstance(error, g4f.errors.RateLimitError)
+    assert "hides its details" in str(error) and "show_error" in str(error)
+    assert "null" not in str(error) and EXCEPTION_MESSAGE not in str(error)
 
 
 # -- stopping a queued job: it never starts ------------------------------------------
@@ -261,7 +275,7 @@ async def test_a_queued_job_stopped_never_starts(every_generation, transport, pr
     await settle()
 
 
-@pytest.mark.parametrize("way", ["aclose", "task_cancel"])
+@pytest.mark.parametrize("way", ["aclose"])
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("transport_name", TRANSPORTS)
 async def test_a_queued_job_stopped_on_the_callers_open_transport_never_starts(
