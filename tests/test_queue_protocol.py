@@ -191,7 +191,7 @@ async def test_hidden_exception_on_a_show_error_off_space(start_replica, protoco
     hidden = start_replica("6")  # the Space's launch(): show_error off
     with pytest.raises(SpaceError) as caught:
         await generate(hidden, prompt=unique("[[exception]]"), protocol=protocol)
-    assert str(caught.value) == "The space reported an error but hides its details (show_error is off)"
+    assert str(caught.value) == "The Space reported an error but hides its details (show_error is off)"
 
 
 # -- the queue ---------------------------------------------------------------------------
