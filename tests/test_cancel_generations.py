@@ -79,27 +79,6 @@ def _no_environment(monkeypatch):
     clean_environment(monkeypatch)
 
 
-def expect_curl_cffi_lazy_drop(request, replica, transport_name: str) -> None:
-    """Known failure: with the curl_cffi transport left open, Gradio 4 and 5
-    may run a queued job that was stopped.
-
-    curl_cffi returns a streamed response only with its first body byte, and
-    the transport drops a stream only at curl's next write (it sets curl_cffi's
-    ``quit_now``); a request cancelled while waiting goes on, shielded. So the
-    Space still sees the job's stream open when ``/cancel`` arrives, whose
-    completion message then ends that stream normally, and a normal end does
-    not clean the session's queued events. Gradio 6's /cancel removes a
-    queued job itself. Closing the transport ends every transfer, so a
-    transport the provider owns (the default) is not affected. Strict: the
-    day the transport aborts a dropped or cancelled transfer at once, this
-    marker must go.
-    """
-    if transport_name == "curl_cffi" and replica.generation != "6":
-        request.applymarker(pytest.mark.xfail(
-            strict=True, raises=AssertionError,
-            reason="the curl_cffi transport drops a stream lazily (at curl's next write)"))
-
-
 # -- the server's side ---------------------------------------------------------------
 async def queue_size(replica) -> int:
     """How many jobs wait in the Space's queue (Gradio's ``GET /queue/status``)."""
@@ -279,11 +258,10 @@ async def test_a_queued_job_stopped_never_starts(every_generation, transport, pr
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("transport_name", TRANSPORTS)
 async def test_a_queued_job_stopped_on_the_callers_open_transport_never_starts(
-        every_generation, transport_name, protocol, way, request):
+        every_generation, transport_name, protocol, way):
     """The caller's transport stays open after the job (``transport=`` an
     instance, as a program running many jobs does): nothing but the cancel
     itself may take the job off the queue, not the transport's closing."""
-    expect_curl_cffi_lazy_drop(request, every_generation, transport_name)
     transport, _ = make_transport(transport_name)
     holder = await Holder(every_generation).running()
     prompt = unique("queued")
@@ -301,12 +279,10 @@ async def test_a_queued_job_stopped_on_the_callers_open_transport_never_starts(
 
 
 @pytest.mark.parametrize("transport_name", TRANSPORTS)
-async def test_a_queued_job_closed_right_after_submission_never_starts(every_generation, transport_name,
-                                                                      request):
+async def test_a_queued_job_closed_right_after_submission_never_starts(every_generation, transport_name):
     """The Space client's job closed at its first item, before it opened any
     stream: on Gradio 4 and 5 only a cancel that opens and drops a stream of
     the job's session takes it off the queue (their /cancel leaves queued jobs)."""
-    expect_curl_cffi_lazy_drop(request, every_generation, transport_name)
     transport, _ = make_transport(transport_name)
     client = SpaceClient(HttpClient(transport, every_generation.url), protocol="queue")
     holder = await Holder(every_generation).running()
