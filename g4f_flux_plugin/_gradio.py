@@ -43,7 +43,7 @@ log = logging.getLogger(__package__)
 
 PROTOCOLS = ("auto", "queue", "call")
 CANCEL_TIMEOUT = 2.0  # a cancel is a courtesy to the Space: never wait long for it
-CANCEL_DROP_TIMEOUT = 1.0  # of which opening the stream to drop may take this much
+CANCEL_DROP_TIMEOUT = 0.5  # of which the stream opened only to be dropped may take this much
 CANCEL_DROP_SETTLE = 0.1  # lets the Space see the dropped stream before /cancel arrives
 DRAIN_TIMEOUT = 0.2  # how long the end of a finished stream is awaited (keep-alive)
 MAX_EVENT_BYTES = 1 << 20  # a result message is about 1 kB
@@ -166,7 +166,7 @@ class SpaceClient:
     # -- the call protocol -------------------------------------------------
     async def _call_job(self, config: SpaceConfig, request: ImageRequest) -> AsyncIterator[Any]:
         event_id = await self._submit(config, "/call/infer", {"data": request.data()}, "submitting the job")
-        finished = False
+        finished = streamed = False
         try:
             # Inside the try: a caller who stops right after submission (the
             # generator closed at this yield) must still cancel the job.
@@ -174,6 +174,7 @@ class SpaceClient:
             response = await self.http.stream(
                 config.url(f"/call/infer/{quote(event_id)}"), what="reading the job's events"
             )
+            streamed = True  # the job's stream is open; leaving the block drops it
             # aclosing (here and below): leaving the loop early must close the
             # decoder generator now, not in a finalizer task at garbage collection.
             async with response, aclosing(_events(response)) as events:
@@ -191,7 +192,7 @@ class SpaceClient:
         finally:
             if not finished:
                 # A /call/ job's session is its event id (Gradio's default).
-                await self._cancel(config, event_id, event_id)
+                await self._cancel(config, event_id, event_id, streamed=streamed)
 
     # -- the queue protocol ------------------------------------------------
     async def _queue_job(self, config: SpaceConfig, request: ImageRequest) -> AsyncIterator[Any]:
@@ -203,12 +204,13 @@ class SpaceClient:
             "trigger_id": config.trigger_id, "session_hash": session_hash,
         }
         event_id = await self._submit(config, "/queue/join", payload, "joining the Space's queue")
-        finished = False
+        finished = streamed = False
         try:
             yield ProgressEvent("submitted", event_id=event_id)  # inside the try, as above
             response = await self.http.stream(
                 config.url(f"/queue/data?session_hash={session_hash}"), what="reading the queue"
             )
+            streamed = True  # as in _call_job
             async with response, aclosing(_events(response)) as events:
                 async for event in events:
                     message = _json(event.data)
@@ -233,7 +235,7 @@ class SpaceClient:
             raise StreamCutError("the Space closed the queue stream before the job ended")
         finally:
             if not finished:
-                await self._cancel(config, session_hash, event_id)
+                await self._cancel(config, session_hash, event_id, streamed=streamed)
 
     # -- shared steps ------------------------------------------------------
     async def _submit(self, config: SpaceConfig, route: str, payload: dict, what: str) -> str:
@@ -248,52 +250,78 @@ class SpaceClient:
             raise SpaceProtocolError(f"{what}: the Space's answer has no event id")
         return event_id
 
-    async def _cancel(self, config: SpaceConfig, session_hash: str, event_id: str) -> None:
+    async def _cancel(self, config: SpaceConfig, session_hash: str, event_id: str, *, streamed: bool) -> None:
         """Take the job off the Space; best effort, bounded in time.
 
         Two steps, in this order, because that is what works on every Gradio
         generation (measured on 4.44, 5.0, 5.38, 5.50 and 6.31, queue and call):
 
-        1. A ``/queue/data`` stream of the job's session is opened and
-           dropped. Gradio cleans a session's queued events when a client of
-           one of its streams disconnects (``clean_events``), and on Gradio 4
-           and 5 that is the only thing that takes a queued job off the queue:
-           their ``/cancel`` only cancels a running task. A fresh stream,
-           because the job's own may never have been opened (stopped right
-           after the submission) or may still look open to the Space; and a
-           ``/queue/data`` one for both protocols (a ``/call/`` job's session
-           is its event id), because its headers come at once, where a
-           ``/call/`` stream of a queued job sends nothing before a heartbeat.
+        1. A stream of the job's session is dropped. Gradio cleans a
+           session's queued events when a client of one of its streams
+           disconnects (``clean_events``), and on Gradio 4 and 5 that is the
+           only thing that takes a queued job off the queue: their ``/cancel``
+           only cancels a running task. If the job's own stream was open
+           (``streamed``), the caller has dropped it already; if not (stopped
+           right after the submission, or while the stream was opening), a
+           fresh ``/queue/data`` stream of the session is opened and dropped
+           (a ``/call/`` job's session is its event id; ``/queue/data``
+           because its headers come at once, where a ``/call/`` stream of a
+           queued job sends nothing before a heartbeat).
         2. ``POST /cancel`` cancels the running task, so its slot is free for
            the next job at once (and on Gradio 6 it also removes a queued event).
 
         The other order fails on Gradio 4 and 5: ``/cancel`` pushes a
         completion message to the session, its stream ends normally after
         it, a normal end cleans nothing, and the queued job runs later anyway.
-        Step 1 needs a transport that really closes a dropped stream: the
-        curl_cffi one does so at curl's next write only, so on a curl_cffi
-        transport its caller keeps open, Gradio 4 and 5 may still run the job
-        (one the client owns is closed right after, which ends its streams).
+        Gradio 6's ``/cancel`` removes a queued event itself, so there it is
+        posted first, without waiting for step 1: a job queued right behind a
+        running one that ends meanwhile would otherwise start.
+
+        Step 1's fresh stream is bounded by the transport itself
+        (``timeout=``): curl_cffi hands back a stream only with its first
+        body byte, and libcurl's own deadline is what aborts a transfer that
+        has not sent one. Closing a stream aborts its transfer at once on
+        both transports.
         """
         what = f"cancel of job {event_id}"
+        payload = {"session_hash": session_hash, "fn_index": config.fn_index, "event_id": event_id}
         try:
             async with asyncio.timeout(CANCEL_TIMEOUT):
-                try:
-                    # Once the headers are here, the Space's stream handler runs.
-                    async with asyncio.timeout(CANCEL_DROP_TIMEOUT):
-                        response = await self.http.stream(
-                            config.url(f"/queue/data?session_hash={quote(session_hash)}"), what="cancelling")
-                    await response.aclose()
-                except Exception as error:  # a job already gone answers 404: /cancel still goes
-                    log.debug("%s: dropping a stream of its session failed: %r", what, error)
-                await asyncio.sleep(CANCEL_DROP_SETTLE)
-                if config.fn_index is None:
-                    return
-                payload = {"session_hash": session_hash, "fn_index": config.fn_index, "event_id": event_id}
-                await self.http.json("POST", config.url("/cancel"), payload=payload, what="cancelling")
+                if _cancel_removes_queued(config):
+                    await self._post_cancel(config, payload)
+                    if not streamed:
+                        await self._drop_a_stream(config, session_hash, what)
+                else:
+                    if not streamed:
+                        await self._drop_a_stream(config, session_hash, what)
+                    await asyncio.sleep(CANCEL_DROP_SETTLE)  # the Space sees the drop first
+                    await self._post_cancel(config, payload)
             log.debug("cancelled job %s on %s", event_id, config.root)
         except Exception as error:  # the job ends anyway; say why the cancel did not land
             log.debug("%s failed: %s", what, error)
+
+    async def _post_cancel(self, config: SpaceConfig, payload: dict) -> None:
+        if config.fn_index is not None:
+            await self.http.json("POST", config.url("/cancel"), payload=payload, what="cancelling")
+
+    async def _drop_a_stream(self, config: SpaceConfig, session_hash: str, what: str) -> None:
+        """Open a stream of the job's session and drop it (Gradio then cleans
+        the session's queued events)."""
+        url = config.url(f"/queue/data?session_hash={quote(session_hash)}")
+        try:
+            # Once the request is there, the Space's stream handler runs; the
+            # transport abandons the exchange by the deadline in any case.
+            response = await self.http.open("GET", url, accept="text/event-stream",
+                                            timeout=CANCEL_DROP_TIMEOUT)
+            await response.aclose()
+        except Exception as error:  # a timeout, or a job already gone: /cancel still goes
+            log.debug("%s: dropping a stream of its session: %r", what, error)
+
+
+def _cancel_removes_queued(config: SpaceConfig) -> bool:
+    """Whether the Space's ``/cancel`` takes a queued job off its queue (Gradio 6+)."""
+    major = (config.version or "").split(".", 1)[0]
+    return major.isdigit() and int(major) >= 6
 
 
 async def _events(response) -> AsyncIterator[Any]:

@@ -128,15 +128,18 @@ class HttpClient:
         return headers
 
     async def open(self, method: str, url: str, *, payload: Any = None,
-                   accept: str | None = None) -> Response:
-        """Send a request, following redirects by hand; return the final response."""
+                   accept: str | None = None, timeout: float | None = None) -> Response:
+        """Send a request, following redirects by hand; return the final response.
+
+        ``timeout`` bounds each exchange, enforced by the transport itself."""
         content = None if payload is None else json.dumps(payload).encode()
         for _ in range(MAX_REDIRECTS + 1):
             extra = {"content-type": "application/json"} if content is not None else {}
             if accept:
                 extra["accept"] = accept
             response = await self.transport.request(
-                method, url, headers=self.headers_for(url, extra), content=content
+                method, url, headers=self.headers_for(url, extra), content=content,
+                **({} if timeout is None else {"timeout": timeout}),
             )
             if response.status not in _REDIRECTS or "location" not in response.headers:
                 return response

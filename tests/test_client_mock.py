@@ -8,6 +8,7 @@ the proof that this matches Gradio; these pin the decisions in milliseconds.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from contextlib import aclosing
 
@@ -56,8 +57,9 @@ class FakeSpace:
     """A scripted Space: ``answers`` maps a path suffix to a list of responses
     handed out in turn (the last one repeats)."""
 
-    def __init__(self, prefix: str = "/gradio_api", **answers: list) -> None:
+    def __init__(self, prefix: str = "/gradio_api", version: str | None = None, **answers: list) -> None:
         self.prefix = prefix
+        self.version = version
         self.answers = answers
 
     def file(self, seed: int) -> list:
@@ -69,7 +71,9 @@ class FakeSpace:
             return MockResponse(404)
         path = request.url[len(ROOT):].split("?")[0]
         if path == "/config":
-            return MockResponse(200, json=gradio_config(self.prefix))
+            config = gradio_config(self.prefix)
+            config["version"] = self.version or config["version"]
+            return MockResponse(200, json=config)
         if not path.startswith(self.prefix + "/") or path.startswith(self.prefix + "/v0/"):
             return MockResponse(404, content=b'{"detail": "Not Found"}')  # another generation's routes
         if "/file=" in path:
@@ -162,25 +166,69 @@ async def test_a_stale_cached_config_is_rediscovered_once():
     assert cache.get(ROOT).api_prefix == "/gradio_api"
 
 
-async def test_closing_a_queue_job_drops_a_stream_of_its_session_then_posts_cancel():
+def waiting_space(version: str) -> FakeSpace:
+    """A Space where the job waits in the queue, its stream open."""
     waiting = MockResponse(200, chunks=sse((None, {"msg": "estimation", "event_id": "q1", "rank": 0,
                                                    "queue_size": 1, "rank_eta": 3.0})),
                            headers={"content-type": "text/event-stream"}, hold_open=True)
-    space = FakeSpace(**{"/queue/join": [MockResponse(200, json={"event_id": "q1"})],
-                         "/queue/data": [waiting]})
-    flux, transport = client(space, protocol="queue")
+    return FakeSpace(version=version, **{"/queue/join": [MockResponse(200, json={"event_id": "q1"})],
+                                         "/queue/data": [waiting]})
+
+
+async def stop_at(flux: FluxClient, kind: str) -> None:
     async with aclosing(flux.generate("a fox", seed=7)) as generation:
         async for event in generation:
-            if event.kind == "queued":
+            if event.kind == kind:
                 break
-    order = paths(transport)
-    assert order[:3] == ["GET /config", "POST /gradio_api/queue/join", "GET /gradio_api/queue/data"]
-    # Then the cancel: first a stream of the job's own session, dropped (Gradio 4
-    # and 5 take queued jobs off only when that stream goes away), then /cancel.
-    assert order[3:] == ["GET /gradio_api/queue/data", "POST /gradio_api/cancel"]
+
+
+@pytest.mark.parametrize("version", ["4.44.1", "5.50.0", "6.31.0"])
+async def test_closing_a_queued_job_whose_stream_is_open_drops_it_and_posts_cancel(version):
+    flux, transport = client(waiting_space(version), protocol="queue")
+    await stop_at(flux, "queued")
+    # Leaving the stream dropped it (what Gradio 4 and 5 need); then /cancel.
+    assert paths(transport) == ["GET /config", "POST /gradio_api/queue/join", "GET /gradio_api/queue/data",
+                                "POST /gradio_api/cancel"]
     join, cancel = transport.requests[1].json(), transport.requests[-1].json()
     assert cancel == {"session_hash": join["session_hash"], "fn_index": 2, "event_id": "q1"}
-    assert transport.requests[3].url.endswith(f"session_hash={join['session_hash']}")
+
+
+class StalledStreamSpace(FakeSpace):
+    """The job's own stream never gets its headers (as a queued ``/call/`` GET
+    before a heartbeat); later streams of the session answer at once."""
+
+    def __init__(self, version: str) -> None:
+        super().__init__(version=version, **{"/queue/join": [MockResponse(200, json={"event_id": "q1"})]})
+        self.streams = 0
+
+    async def __call__(self, request) -> MockResponse:
+        if "/queue/data" in request.url:
+            self.streams += 1
+            if self.streams == 1:
+                await asyncio.Event().wait()  # until the client gives up (cancelled)
+            return MockResponse(200, chunks=[], headers={"content-type": "text/event-stream"})
+        return super().__call__(request)
+
+
+@pytest.mark.parametrize(("version", "after"), [
+    # Gradio 4 and 5: only a dropped stream of the session takes a queued job
+    # off, and /cancel must come after it (its completion message would end
+    # the stream normally, which cleans nothing).
+    ("4.44.1", ["GET /gradio_api/queue/data", "POST /gradio_api/cancel"]),
+    ("5.50.0", ["GET /gradio_api/queue/data", "POST /gradio_api/cancel"]),
+    # Gradio 6: /cancel removes a queued job itself, so it goes first.
+    ("6.31.0", ["POST /gradio_api/cancel", "GET /gradio_api/queue/data"]),
+])
+async def test_a_job_closed_before_its_stream_opened_gets_a_stream_dropped_for_it(version, after):
+    flux, transport = client(StalledStreamSpace(version), protocol="queue")
+    await stop_at(flux, "submitted")
+    order = paths(transport)
+    # The job's own stream was asked for and never opened; the cancel follows.
+    assert order[:3] == ["GET /config", "POST /gradio_api/queue/join", "GET /gradio_api/queue/data"]
+    assert order[3:] == after
+    join = transport.requests[1].json()
+    dropped = [r for r in transport.requests if "/queue/data" in r.url]
+    assert all(r.url.endswith(f"session_hash={join['session_hash']}") for r in dropped)
 
 
 async def test_a_transport_the_caller_passes_stays_open():

@@ -332,13 +332,12 @@ async def test_heartbeats_then_end_of_stream(space, combo, close_stream):
     outcome = await run(space, combo)
     expect_error(outcome, StreamCutError)
     # The original provider re-read the stream in a tight loop (26,000
-    # requests in 3 s): here each attempt is one submit, one read, and the
-    # cancel's two requests (a stream of the job's session opened and dropped,
-    # which is what takes a queued job off Gradio 4 and 5, then /cancel).
+    # requests in 3 s): here each attempt is one submit, one read and one
+    # cancel (the job's own stream was open and is dropped: no second one).
     assert space.count("submit") == FAST_RETRY_ATTEMPTS
-    assert space.count("stream") == 2 * FAST_RETRY_ATTEMPTS
+    assert space.count("stream") == FAST_RETRY_ATTEMPTS
     assert space.count("cancel") == FAST_RETRY_ATTEMPTS
-    assert space.count() == 1 + 4 * FAST_RETRY_ATTEMPTS
+    assert space.count() == 1 + 3 * FAST_RETRY_ATTEMPTS
 
 
 async def test_heartbeats_forever_end_at_the_deadline(space, combo):

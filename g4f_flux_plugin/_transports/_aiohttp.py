@@ -117,12 +117,15 @@ class AiohttpTransport(Transport):
         return self._session
 
     async def request(
-        self, method: str, url: str, *, headers: Mapping[str, str], content: bytes | None = None
+        self, method: str, url: str, *, headers: Mapping[str, str], content: bytes | None = None,
+        timeout: float | None = None,
     ) -> Response:
+        options = {} if timeout is None else {"timeout": aiohttp.ClientTimeout(
+            total=timeout, connect=self._timeouts.connect, sock_read=self._timeouts.read)}
         try:
             response = await self._get_session().request(
                 method, url, headers=dict(headers), data=content,
-                proxy=self._proxy, allow_redirects=False,
+                proxy=self._proxy, allow_redirects=False, **options,
             )
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
             raise _translate(error, url) from error

@@ -96,11 +96,37 @@ class _CurlResponse(Response):
 
     async def aclose(self) -> None:
         task = self._response.astream_task
-        if task is not None and task.done():
-            await task
-        elif self._response.quit_now is not None:
-            # Ask curl to stop at its next write; the session close ends it for sure.
-            self._response.quit_now.set()
+        if task is None:
+            return
+        if not task.done():
+            # Abort the transfer now: curl_cffi's quit_now alone stops it only
+            # at curl's next write, and until then the server sees the stream
+            # open (Gradio 4 and 5 then keep a cancelled job queued).
+            # Cancelling the transfer's task removes its handle from curl,
+            # which closes that connection: it is never reused.
+            if self._response.quit_now is not None:
+                self._response.quit_now.set()
+            task.cancel()
+        await asyncio.wait([task])  # never raises; our own cancellation still propagates
+        if not task.cancelled():
+            task.exception()  # retrieved: a failed transfer's error was seen by the reader
+
+
+class _ReadCurlResponse(Response):
+    """A response curl_cffi has read whole (a request with a timeout)."""
+
+    def __init__(self, response, url: str) -> None:
+        self.status = response.status_code
+        self.headers = {key.lower(): value for key, value in response.headers.items()}
+        self.url = url
+        self._content = response.content
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        if self._content:
+            yield self._content
+
+    async def aclose(self) -> None:
+        self._content = b""
 
 
 class CurlCffiTransport(Transport):
@@ -125,6 +151,7 @@ class CurlCffiTransport(Transport):
         self._impersonate = impersonate
         self._session: AsyncSession | None = None
         self._stream_tasks: set[asyncio.Future] = set()
+        self._abandoned: set[asyncio.Future] = set()  # requests whose caller stopped waiting
 
     def _get_session(self) -> AsyncSession:
         if self._session is None:
@@ -138,7 +165,8 @@ class CurlCffiTransport(Transport):
         return self._session
 
     async def request(
-        self, method: str, url: str, *, headers: Mapping[str, str], content: bytes | None = None
+        self, method: str, url: str, *, headers: Mapping[str, str], content: bytes | None = None,
+        timeout: float | None = None,
     ) -> Response:
         # curl_cffi starts the transfer's task before the headers arrive; if we
         # are cancelled while waiting for them (a deadline), that task lives on
@@ -147,16 +175,25 @@ class CurlCffiTransport(Transport):
         session = self._get_session()
         if not self._keep_cookies:
             session.cookies.clear()  # a shared transport carries no caller's cookies to another
+        # With a timeout, not streamed: curl_cffi turns a stream's timeout into
+        # a low-speed limit of whole seconds, while a plain transfer gets
+        # libcurl's exact total timeout, after which libcurl aborts it.
+        streamed = timeout is None
         task = asyncio.ensure_future(session.request(
-            method, url, headers=dict(headers), data=content, stream=True,
-            allow_redirects=False,
+            method, url, headers=dict(headers), data=content, stream=streamed,
+            allow_redirects=False, **({} if streamed else {"timeout": timeout}),
         ))
         self._track(task)
         try:
             response = await asyncio.shield(task)
         except (CurlError, OSError) as error:
             raise _translate(error, url) from error
-        return _CurlResponse(response, url)
+        except asyncio.CancelledError:
+            # The caller gave up (a deadline): the transfer is aborted as soon
+            # as curl_cffi hands it over (with its first body byte).
+            self._abandoned.add(task)
+            raise
+        return _CurlResponse(response, url) if streamed else _ReadCurlResponse(response, url)
 
     def _track(self, task: asyncio.Future) -> None:
         self._stream_tasks.add(task)
@@ -164,10 +201,14 @@ class CurlCffiTransport(Transport):
 
     def _request_done(self, task: asyncio.Future) -> None:
         self._stream_tasks.discard(task)
+        abandoned = task in self._abandoned
+        self._abandoned.discard(task)
         if task.cancelled() or task.exception() is not None:  # exception() marks it retrieved
             return
         stream_task = task.result().astream_task
         if stream_task is not None and not stream_task.done():
+            if abandoned:
+                stream_task.cancel()  # nobody will read it: end the transfer and its connection
             self._stream_tasks.add(stream_task)
             stream_task.add_done_callback(self._stream_tasks.discard)
 

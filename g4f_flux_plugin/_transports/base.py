@@ -10,8 +10,10 @@ into :class:`~g4f_flux_plugin._errors.SpaceConnectError` (nothing was sent)
 and :class:`~g4f_flux_plugin._errors.SpaceConnectionError` (it broke later),
 raised ``from`` the original.
 
-One transport lives for one generation: it owns a session (keep-alive
-connections) and :meth:`Transport.aclose` releases all of it.
+A transport owns a session (keep-alive connections) and may serve many
+generations, at the same time too; :meth:`Transport.aclose` releases all of
+it. Closing a :class:`Response` whose body was not read to its end drops its
+connection at once, so the server sees the client go.
 """
 
 from __future__ import annotations
@@ -93,8 +95,15 @@ class Transport(ABC):
         *,
         headers: Mapping[str, str],
         content: bytes | None = None,
+        timeout: float | None = None,
     ) -> Response:
-        """Send a request and return once the response headers have arrived."""
+        """Send a request and return once the response headers have arrived.
+
+        ``timeout`` bounds the whole exchange, body included, and is enforced
+        by the library itself, which then abandons the transfer and its
+        connection (a stream opened only to be dropped, see the client's
+        cancel). ``None``: only the transport's connect and read timeouts.
+        """
 
     @abstractmethod
     async def aclose(self) -> None:

@@ -94,7 +94,7 @@ class MockTransport(Transport):
     name = "mock"
 
     async def request(self, method: str, url: str, *, headers: Mapping[str, str],
-                      content: bytes | None = None) -> Response:
+                      content: bytes | None = None, timeout: float | None = None) -> Response:
         sent = MockRequest(method, url, {key.lower(): value for key, value in headers.items()}, content)
         self.requests.append(sent)
         answer = self.handler(sent)
