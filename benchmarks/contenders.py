@@ -87,10 +87,19 @@ class ProviderContender(Contender):
         self._make = make_transport
         if self.long_lived:
             self._shared, _ = make_transport(self.transport_name)
+        if self.transport_name is None:
+            # The default path: no transport anywhere, so the generation and
+            # the download both use the event loop's shared connections.
+            from g4f_flux_plugin import FluxClient
+
+            self._downloader = FluxClient(self.url)
 
     async def one(self, seed: int) -> int:
         if self._shared is not None:
             return await self._generate_and_download(self._shared, seed)
+        if self.transport_name is None:
+            data, _ = await self._downloader.download(await self._generate(None, seed))
+            return len(data)
         # What the provider does by default with transport="aiohttp" (make a
         # transport, use it for the generation, close it), stretched to also
         # download the image over the same session, as a caller would.
@@ -220,6 +229,8 @@ def latency_contenders(url: str) -> list[Contender]:
         for transport in transports():
             for protocol in ("call", "queue"):
                 contenders.append(ProviderContender(url, transport, protocol, long_lived))
+    for protocol in ("call", "queue"):  # as g4f calls it: no transport passed
+        contenders.append(ProviderContender(url, None, protocol, False, name=f"provider default/{protocol}"))
     contenders += [FloorContender(url, "call"), FloorContender(url, "queue")]
     if available("gradio_client"):
         contenders.append(GradioClientContender(url))
@@ -230,9 +241,10 @@ def throughput_contenders(url: str) -> list[Contender]:
     """The latency contenders minus the long-lived curl_cffi ones (to keep the run short), ordered
     so that each floor runs right next to the aiohttp provider variants it is compared with
     (batches are long, and the machine's load drifts between them)."""
-    order = ["provider aiohttp/queue", "floor queue", "provider aiohttp/queue long-lived",
-             "provider curl_cffi/queue", "gradio_client", "provider curl_cffi/call",
-             "provider aiohttp/call long-lived", "floor call", "provider aiohttp/call"]
+    order = ["provider default/queue", "provider aiohttp/queue", "floor queue",
+             "provider aiohttp/queue long-lived", "provider curl_cffi/queue", "gradio_client",
+             "provider curl_cffi/call", "provider aiohttp/call long-lived", "floor call",
+             "provider aiohttp/call", "provider default/call"]
     by_name = {c.name: c for c in latency_contenders(url)}
     return [by_name[name] for name in order if name in by_name]
 

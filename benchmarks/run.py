@@ -130,7 +130,7 @@ def render(results: dict[str, object], plan: Plan, info: RunInfo) -> str:
                "startup": startup, "sse": sse}
     measured = {name: value for name, value in results.items() if not isinstance(value, SectionFailed)}
     targets, notes, parts = [], [], []
-    for name in ("latency", "throughput", "startup", "sse"):  # the targets table's order
+    for name in ("latency", "throughput", "network", "startup", "sse"):  # the targets table's order
         if name in measured:
             targets += modules[name].targets(measured[name])
     for name in ("latency", "throughput"):
