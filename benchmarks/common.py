@@ -13,6 +13,9 @@ from typing import Sequence, TypeVar
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 REPLICA = ROOT / "tests" / "replica.py"
+# The tests' tools the benchmarks share (launch.py, relay.py): importable by name.
+if str(ROOT / "tests") not in sys.path:
+    sys.path.append(str(ROOT / "tests"))
 DEFAULT_OUTPUT = HERE / "RESULTS.md"
 
 PROMPT = "a benchmark of a cat holding a sign"

@@ -1,6 +1,6 @@
 """Network: round trips and connections per generation over a link with a round-trip time.
 
-Every contender talks to the replica through its own :class:`relay.DelayRelay`
+Every contender talks to the replica through its own :class:`relay.TcpRelay`
 (``--rtt-ms``, 60 ms by default) and, interleaved with it, through a relay
 with no delay, which stands for loopback. Per contender it reports, over
 sequential generations in one event loop, the median time until the image's
@@ -26,7 +26,7 @@ from pathlib import Path
 from common import HERE, PROMPT, SIZE, STEPS, Plan, Seeds, available, log, rotated
 from contenders import Contender, FloorContender, GradioClientContender, ProviderContender
 from procs import Interpreters, bin_path
-from relay import DelayRelay, RelayThread
+from relay import RelayThread, TcpRelay  # tests/relay.py (see server.py)
 from report import Target, md_table
 from server import Replica
 from stats import Dist, fmt, fmt_ratio, ratio
@@ -93,7 +93,7 @@ def _replica_jobs(replica: Replica, path: str = "/_replica/jobs", method: str = 
 async def _generations(replica: Replica, relays: RelayThread, plan: Plan, rtt: float,
                        seeds: Seeds) -> list[NetResult]:
     links = {"link": rtt, "loopback": 0.0}
-    runs: list[tuple[Contender, DelayRelay, NetResult]] = []
+    runs: list[tuple[Contender, TcpRelay, NetResult]] = []
     for link, delay in links.items():
         for index in range(len(_contenders(replica.url))):
             relay = relays.relay(replica.url, delay)

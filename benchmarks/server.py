@@ -7,22 +7,13 @@ per step, so what is measured is the clients and Gradio's queue, not a model.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
-import threading
-import time
+import tempfile
 from pathlib import Path
 
 from common import REPLICA, ROOT
 
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from launch import ServerProcess, free_port  # tests/launch.py: one launcher for tests and benchmarks
 
 
 class Replica:
@@ -30,39 +21,24 @@ class Replica:
 
     def __init__(self, concurrency: int) -> None:
         self.concurrency = concurrency
-        self.process: subprocess.Popen | None = None
+        self.server: ServerProcess | None = None
+        self.process = None
         self.url = ""
+        self._logs = tempfile.TemporaryDirectory(prefix="bench-replica-")
 
     def start(self, timeout: float = 180.0) -> "Replica":
         """Start it and wait until it announces ``REPLICA READY <url>``."""
         port = free_port()
-        self.process = subprocess.Popen(
-            [sys.executable, str(REPLICA), "--port", str(port), "--sleep", "0",
-             "--concurrency-limit", str(self.concurrency)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
-        deadline = time.monotonic() + timeout
-        ready: list[str] = []
-
-        def read() -> None:
-            assert self.process is not None and self.process.stdout is not None
-            for line in self.process.stdout:
-                if line.startswith("REPLICA READY"):
-                    ready.append(line.split()[-1])
-                    break
-            # Keep draining so the replica never blocks on a full pipe.
-            for _ in self.process.stdout:
-                pass
-
-        threading.Thread(target=read, daemon=True).start()
-        while not ready:
-            if self.process.poll() is not None:
-                raise RuntimeError("the replica exited before it was ready")
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the replica did not start in time")
-            time.sleep(0.05)
-        self.url = ready[0].rstrip("/")
+        self.server = ServerProcess(
+            [sys.executable, REPLICA, "--port", port, "--sleep", "0", "--concurrency-limit", self.concurrency],
+            log_path=Path(self._logs.name) / "replica.log", cwd=ROOT, name="replica",
+            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        self.process = self.server.process
+        try:
+            self.url = self.server.wait_ready(line_prefix="REPLICA READY ", timeout=timeout).rstrip("/")
+        except Exception:
+            self.stop()
+            raise
         return self
 
     def cpu_seconds(self) -> float:
@@ -77,11 +53,7 @@ class Replica:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL if it lingers. Idempotent."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.process = None
+        if self.server is not None:
+            self.server.stop()
+        self.server = self.process = None
+        self._logs.cleanup()

@@ -14,19 +14,18 @@ Everything listens on 127.0.0.1 only, and every wait is bounded.
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import io
-import json
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
 from PIL import Image
+
+from fault_scenarios import Recorded  # one record of a request, for every server and proxy here
 
 from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell, FluxImageResponse, FluxProgress
 
@@ -35,41 +34,19 @@ TRANSPORTS = ("aiohttp", "curl_cffi")
 PROTOCOLS = ("call", "queue")
 
 
-def _replica_constants(*names: str) -> dict[str, Any]:
-    """Literal constants of tests/replica.py, read without importing Gradio."""
-    tree = ast.parse(Path(__file__).with_name("replica.py").read_text())
-    found = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-            if isinstance(target, ast.Name) and target.id in names:
-                found[target.id] = ast.literal_eval(node.value)
-    missing = set(names) - set(found)
-    assert not missing, f"tests/replica.py no longer defines {missing}"
-    return found
-
-
-_REPLICA = _replica_constants(
-    "QUOTA_TITLE", "QUOTA_MESSAGE", "EXCEPTION_MESSAGE", "INFO_TITLE", "INFO_MESSAGE", "WARNING_MESSAGE"
+# The replica's constants and colour rule, imported: replica.py imports only
+# the standard library at module level.
+from replica import (  # noqa: F401 (for the test modules)
+    EXCEPTION_MESSAGE,
+    INFO_MESSAGE,
+    INFO_TITLE,
+    QUOTA_MESSAGE,
+    QUOTA_TITLE,
+    WARNING_MESSAGE,
+    seed_colour,
 )
-QUOTA_TITLE: str = _REPLICA["QUOTA_TITLE"]
-QUOTA_MESSAGE: str = _REPLICA["QUOTA_MESSAGE"]
-EXCEPTION_MESSAGE: str = _REPLICA["EXCEPTION_MESSAGE"]
-INFO_TITLE: str = _REPLICA["INFO_TITLE"]
-INFO_MESSAGE: str = _REPLICA["INFO_MESSAGE"]
-WARNING_MESSAGE: str = _REPLICA["WARNING_MESSAGE"]
+
 QUOTA_RETRY_AFTER = 312.0  # "Try again in 0:05:12."
-
-
-def clean_environment(monkeypatch) -> None:
-    """Keep the user's settings (Space URL, token, transport) out of a test."""
-    for name in ("G4F_FLUX_SCHNELL_URL", "HF_TOKEN", "G4F_FLUX_TRANSPORT"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def seed_colour(seed: int) -> tuple[int, int, int]:
-    """The replica's colour for ``seed`` (tests/replica.py's ``seed_colour``)."""
-    return (seed & 255, (seed >> 8) & 255, (seed >> 16) & 255)
 
 
 def unique(text: str = "a red fox in the snow") -> str:
@@ -181,17 +158,6 @@ _HOP_BY_HOP = frozenset({
 
 
 @dataclass
-class Recorded:
-    method: str
-    path: str  # path and query string
-    headers: dict[str, str]  # lower-case names
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
 class RecordingProxy:
     """A reverse proxy on 127.0.0.1 forwarding to ``upstream`` and recording every request.
 
@@ -241,7 +207,7 @@ class RecordingProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.requests.append(Recorded(request.method, request.path_qs,
+        self.requests.append(Recorded(request.method, request.path, request.query_string,
                                       {k.lower(): v for k, v in request.headers.items()}, body))
         if self.respond is not None:
             answer = self.respond(request)

@@ -12,11 +12,7 @@ from __future__ import annotations
 # ===========================================================================
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,6 +24,7 @@ import pytest
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
 import replica as replica_script  # noqa: E402 (stdlib-only at import, no Gradio)
+from launch import ServerProcess, StartError, free_port, stop_all  # noqa: E402
 import run as run_script  # noqa: E402 (stdlib-only: the table of Gradio venvs)
 
 REPLICA_SCRIPT = Path(__file__).with_name("replica.py")
@@ -45,13 +42,7 @@ GRADIO4_PYTHON_ENV = run_script.GRADIO_GENERATIONS["4"].env_var
 GRADIO6_PYTHON_ENV = run_script.GRADIO6_PYTHON_ENV
 #: How long a replica may take to come up (it takes about 2-4 s on an idle machine).
 REPLICA_START_TIMEOUT = 60.0
-#: How long a replica may take to exit after SIGTERM before it is killed.
-REPLICA_STOP_TIMEOUT = 10.0
 _READY_PREFIX = "REPLICA READY "
-
-
-class ReplicaStartError(RuntimeError):
-    """A replica did not come up; the message carries the tail of its log."""
 
 
 class Replica:
@@ -62,13 +53,13 @@ class Replica:
     ``""`` on Gradio 4) and ``api_url`` the two joined.
     """
 
-    def __init__(self, process: subprocess.Popen, url: str, generation: str,
-                 flags: dict[str, Any], log_path: Path) -> None:
-        self.process = process
+    def __init__(self, server: ServerProcess, url: str, generation: str, flags: dict[str, Any]) -> None:
+        self.server = server
+        self.process = server.process
         self.url = url
         self.generation = generation
         self.flags = dict(flags)
-        self.log_path = log_path
+        self.log_path = server.log_path
         config = self._get_json("/config")
         self.gradio_version: str = config.get("version", "")
         self.prefix: str = config.get("api_prefix") or ""
@@ -109,30 +100,11 @@ class Replica:
 
     def log_tail(self, lines: int = 40) -> str:
         """The last ``lines`` lines of the server's output."""
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return self.server.log_tail(lines)
 
     def stop(self) -> None:
         """Stop the server: SIGTERM, then SIGKILL if it lingers. Idempotent."""
-        _terminate(self.process)
-
-
-def _terminate(*processes: subprocess.Popen) -> None:
-    """SIGTERM all, wait (together, bounded), SIGKILL the stragglers, reap all."""
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + REPLICA_STOP_TIMEOUT
-    for process in processes:
-        try:
-            process.wait(timeout=max(0.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            process.kill()
-        # Reap in every case, so no zombie and no ResourceWarning from Popen.__del__.
-        process.wait()
+        self.server.stop()
 
 
 #: replica.py's own defaults, so that start_replica(sleep=0.0) and
@@ -140,14 +112,6 @@ def _terminate(*processes: subprocess.Popen) -> None:
 _DEFAULT_FLAGS = {name: value for name, value
                   in vars(replica_script.parse_args(["--port", "0"])).items()
                   if name not in ("port", "host")}
-
-
-def _free_port() -> int:
-    # The port is free when we look; another process may take it before the
-    # replica binds, which _launch_replica detects and retries.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _flag_args(flags: dict[str, Any]) -> list[str]:
@@ -187,54 +151,28 @@ def _launch_replica(python: str, generation: str, flags: dict[str, Any],
                     work_dir: Path, attempts: int = 3) -> Replica:
     """Start ``replica.py`` and wait until it announces readiness."""
     for attempt in range(1, attempts + 1):
-        port = _free_port()
-        log_path = work_dir / f"replica-{port}.log"
+        # The port is free when we look; another process may take it before
+        # the replica binds, which is detected below and retried.
+        port = free_port()
         env = dict(os.environ, PYTHONUNBUFFERED="1",
                    # Keep Gradio's files out of the shared /tmp/gradio and the repository.
                    GRADIO_TEMP_DIR=str(work_dir / "gradio-files"),
                    GRADIO_EXAMPLES_CACHE=str(work_dir / "examples-cache"))
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(
-                [python, str(REPLICA_SCRIPT), "--port", str(port), *_flag_args(flags)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=work_dir, env=env,
-                # Its own session: a Ctrl-C at the terminal reaches pytest only,
-                # and the teardown stops the server in order.
-                start_new_session=True,
-            )
+        server = ServerProcess([python, REPLICA_SCRIPT, "--port", port, *_flag_args(flags)],
+                               log_path=work_dir / f"replica-{port}.log", env=env, cwd=work_dir,
+                               name="replica")
         try:
-            url = _wait_ready(process, log_path)
-            return Replica(process, url, generation, flags, log_path)
-        except ReplicaStartError as exc:
-            _terminate(process)
+            url = server.wait_ready(line_prefix=_READY_PREFIX, timeout=REPLICA_START_TIMEOUT)
+            return Replica(server, url.rstrip("/"), generation, flags)
+        except StartError as exc:
+            server.stop()
             if "address already in use" in str(exc).lower() and attempt < attempts:
                 continue
             raise
         except BaseException:
-            _terminate(process)
+            server.stop()
             raise
     raise AssertionError("unreachable")
-
-
-def _wait_ready(process: subprocess.Popen, log_path: Path) -> str:
-    deadline = time.monotonic() + REPLICA_START_TIMEOUT
-    while True:
-        text = log_path.read_text(errors="replace")
-        for line in text.splitlines():
-            if line.startswith(_READY_PREFIX):
-                return line[len(_READY_PREFIX):].strip().rstrip("/")
-        if process.poll() is not None:
-            problem = f"exited with status {process.returncode} before it was ready"
-        elif time.monotonic() > deadline:
-            problem = f"was not ready after {REPLICA_START_TIMEOUT:.0f} s"
-        else:
-            time.sleep(0.05)
-            continue
-        tail = "\n".join(text.splitlines()[-40:])
-        raise ReplicaStartError(
-            f"replica {' '.join(map(str, process.args))} {problem}.\n"
-            f"--- last lines of {log_path} ---\n{tail}"
-        )
 
 
 StartReplica = Callable[..., Replica]
@@ -277,7 +215,7 @@ def start_replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartRep
         work_dir = tmp_path_factory.mktemp(f"replica-g{generation}")
         try:
             replica = _launch_replica(python, generation, flags, work_dir)
-        except ReplicaStartError as exc:
+        except StartError as exc:
             pytest.fail(str(exc), pytrace=False)
         started.append(replica)
         if not fresh:
@@ -287,7 +225,7 @@ def start_replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartRep
     try:
         yield start
     finally:
-        _terminate(*(replica.process for replica in started))
+        stop_all(*(replica.server for replica in started))
 
 
 @pytest.fixture(scope="session")
@@ -321,17 +259,70 @@ def every_generation(request: pytest.FixtureRequest, start_replica: StartReplica
 
 
 # ===========================================================================
+# Markers (registered in setup.cfg), put on by what a test uses
+# ===========================================================================
+#: Whole files whose tests take seconds or more each.
+SLOW_FILES = frozenset({
+    "test_cancel_generations.py", "test_soak.py", "test_install.py", "test_benchmarks_smoke.py",
+    "test_g4f_servers.py", "test_image_api.py", "test_routing.py",
+})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """``replica`` for tests that start a replica, ``browser`` for Chromium,
+    ``slow`` for the files above: ``pytest -m "not slow"`` runs in about a minute."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "start_replica" in names:
+            item.add_marker(pytest.mark.replica)
+        if "browser" in names:
+            item.add_marker(pytest.mark.browser)
+        if item.path.name in SLOW_FILES or "browser" in names:
+            item.add_marker(pytest.mark.slow)
+
+
+# ===========================================================================
 # Small shared fixtures
 # ===========================================================================
+
+
+#: The user's settings a test must not inherit.
+USER_SETTINGS = ("G4F_FLUX_SCHNELL_URL", "HF_TOKEN", "G4F_FLUX_TRANSPORT")
+
+
+@pytest.fixture
+def clean_env(monkeypatch) -> None:
+    """Keep the user's settings (Space URL, token, transport) out of the test."""
+    for name in USER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
 def closed_url() -> str:
     """The URL of a port on 127.0.0.1 where nothing listens."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+def openai_client():
+    """Factory of OpenAI SDK clients for a base URL (no retries: a failure shows
+    as it is, not three times), closed after the test."""
+    try:
+        import openai
+    except ImportError:
+        from g4f_servers import needed
+
+        needed("the OpenAI SDK is not installed (install the package's `test` extra)")
+    clients = []
+
+    def make(base_url: str):
+        client = openai.OpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=120)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
 
 
 @pytest.fixture

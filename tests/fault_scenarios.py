@@ -123,14 +123,15 @@ class _Dropped(Exception):
 
 @dataclass
 class Recorded:
-    """One request as the server saw it."""
+    """One request as a server or proxy of the tests saw it (``headers``: lower-case
+    names; ``route``: the fault server's name for it, empty elsewhere)."""
 
     method: str
     path: str
     query: str
     headers: dict[str, str]
     body: bytes
-    route: str
+    route: str = ""
     at: float = field(default_factory=time.monotonic)
 
     def json(self) -> Any:

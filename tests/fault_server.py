@@ -56,6 +56,7 @@ from aiohttp import web
 
 # What the scenarios share with the server and the tests (names kept importable
 # from here, where the tests have always found them).
+from launch import free_port  # noqa: F401 (the tests import it from here too)
 from fault_scenarios import (  # noqa: F401
     _SESSIONS,
     CHUNK,
@@ -84,13 +85,6 @@ __all__ = [
     "free_port",
     "gradio_config",
 ]
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nobody listens on (bound, then released): connecting is refused."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return sock.getsockname()[1]
-
 
 def foreign_host() -> str:
     """Another loopback address for the "foreign host", if the system routes it."""

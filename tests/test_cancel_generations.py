@@ -50,7 +50,6 @@ from _helpers import (
     TRANSPORTS,
     Provider,
     assert_image,
-    clean_environment,
     download,
     events,
     generate,
@@ -62,7 +61,7 @@ from _helpers import (
     wait_for_job_state,
 )
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("clean_env")]
 
 #: A job that holds the Space far longer than any test waits: 60 steps of 0.5 s.
 #: It is always stopped by the test, never waited for.
@@ -72,11 +71,6 @@ HOLD_SECONDS = HOLD_STEPS * HOLD_SLEEP
 WAYS = ["aclose", "break", "task_cancel", "deadline"]
 
 SMALL = dict(width=256, height=256, num_inference_steps=1)
-
-
-@pytest.fixture(autouse=True)
-def _no_environment(monkeypatch):
-    clean_environment(monkeypatch)
 
 
 # -- the server's side ---------------------------------------------------------------

@@ -66,9 +66,8 @@ def jobs_for(replica, prompt: str) -> list[dict]:
 
 
 @pytest.fixture(autouse=True)
-def _clean_state(monkeypatch):
-    for name in (URL_ENV, "HF_TOKEN", "G4F_FLUX_TRANSPORT", "G4F_DISABLE_CIRCUIT_BREAKER"):
-        monkeypatch.delenv(name, raising=False)
+def _clean_state(monkeypatch, clean_env):
+    monkeypatch.delenv("G4F_DISABLE_CIRCUIT_BREAKER", raising=False)
     ProviderCircuitBreaker.reset()  # class-wide state of g4f
     yield
     ProviderCircuitBreaker.reset()

@@ -46,16 +46,11 @@ image flag, and its models.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -65,6 +60,7 @@ import pytest
 
 import replica as replica_script
 from g4f_subprocess import PROVIDER, G4FProcess, require_installed_plugin
+from g4f_servers import Server, image_of, import_or_skip, needed
 
 try:  # the test extra has it; without it the SDK tests skip (or fail under CI)
     import openai
@@ -77,7 +73,6 @@ MODEL = "flux-schnell"
 LABEL = "Black Forest Labs FLUX.1-schnell"
 IMAGE_MODELS = ["black-forest-labs-flux-1-schnell", "flux-schnell", "flux"]
 DEFAULT_MODEL = IMAGE_MODELS[0]
-START_TIMEOUT = 90.0
 
 #: Chromium's command line, as the project drives it (plus a resolver rule so
 #: that the browser cannot look up any name at all).
@@ -89,72 +84,8 @@ CHROMIUM_ARGS = [
 CHROMIUM_ENV = "G4F_FLUX_CHROMIUM"
 
 
-def _needed(what: str) -> None:
-    """Skip for a missing optional tool, but fail under CI, which must run everything."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} (CI must run these tests)", pytrace=False)
-    pytest.skip(what)
-
-
-def _import_or_skip(module: str, package: str):
-    try:
-        return __import__(module, fromlist=["_"])
-    except ImportError:
-        _needed(f"{package} is not installed (install the package's `test` extra)")
-
 
 # --- servers ------------------------------------------------------------------
-
-
-class Server:
-    """A g4f server process on 127.0.0.1, stopped by its PID."""
-
-    def __init__(self, name: str, args: list[str], proc: G4FProcess, env: dict) -> None:
-        self.name = name
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = proc.root / f"{name}-{self.port}.log"
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "g4f", *[a.format(port=self.port) for a in args]],
-                env=proc.env(env), cwd=proc.cwd, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-            )
-
-    def wait_until_up(self, path: str) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"{self.name} exited with {self.process.returncode}:\n{self.log()}",
-                            pytrace=False)
-            try:
-                with urllib.request.urlopen(self.base + path, timeout=5):
-                    return
-            except urllib.error.HTTPError as error:
-                error.close()
-                return  # it answers
-            except OSError:
-                time.sleep(0.2)
-        pytest.fail(f"{self.name} did not answer within {START_TIMEOUT:.0f} s:\n{self.log()}",
-                    pytrace=False)
-
-    def log(self, chars: int = 4000) -> str:
-        return self.log_path.read_text(errors="replace")[-chars:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # SIGTERM to this PID only
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _packaged_provider_list() -> Path:
@@ -192,7 +123,7 @@ def packaged_digest() -> str:
 @pytest.fixture(scope="module")
 def api_server(proc, replica, packaged_digest):
     """``g4f api`` with its GUI (a2wsgi), the Space pointed at the replica."""
-    _import_or_skip("a2wsgi", "a2wsgi (g4f api's GUI)")
+    import_or_skip("a2wsgi", "a2wsgi (g4f api's GUI)")
     server = Server("g4f-api", ["api", "--bind", "127.0.0.1:{port}",
                                 "--disable-pa-auto-download"],
                     proc, {"G4F_FLUX_SCHNELL_URL": replica.url})
@@ -206,7 +137,7 @@ def api_server(proc, replica, packaged_digest):
 @pytest.fixture(scope="module")
 def gui_server(proc, replica, packaged_digest):
     """``g4f gui`` (Flask; its async views need flask[async])."""
-    _import_or_skip("asgiref", "flask[async] (g4f gui)")
+    import_or_skip("asgiref", "flask[async] (g4f gui)")
     server = Server("g4f-gui", ["gui", "--host", "127.0.0.1", "--port", "{port}"],
                     proc, {"G4F_FLUX_SCHNELL_URL": replica.url})
     try:
@@ -228,32 +159,6 @@ def _get_json(url: str):
 
 
 # --- the API through the OpenAI SDK -----------------------------------------------
-
-
-@pytest.fixture
-def openai_client():
-    """Factory of OpenAI SDK clients for a base URL, closed after the test."""
-    if openai is None:
-        _needed("the OpenAI SDK is not installed (install the package's `test` extra)")
-    clients = []
-
-    def make(base_url: str):
-        # No retries: a failure must show as it is, not three times.
-        client = openai.OpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=60)
-        clients.append(client)
-        return client
-
-    yield make
-    for client in clients:
-        client.close()
-
-
-def _image_of(data, response_format: str) -> bytes:
-    if response_format == "b64_json":
-        assert data.url is None
-        return base64.b64decode(data.b64_json, validate=True)
-    with urllib.request.urlopen(data.url, timeout=30) as response:
-        return response.read()
 
 
 def _assert_replica_image(raw: bytes, replica, prompt: str, size: tuple[int, int]) -> None:
@@ -283,7 +188,7 @@ def test_openai_sdk_through_the_provider_route(api_server, replica, response_for
     assert len(result.data) == 1
     if response_format == "url":
         assert result.data[0].url.startswith(replica.url + "/")
-    _assert_replica_image(_image_of(result.data[0], response_format), replica, prompt, (512, 384))
+    _assert_replica_image(image_of(result.data[0], response_format), replica, prompt, (512, 384))
 
 
 @pytest.mark.parametrize("response_format", ["url", "b64_json"])
@@ -293,7 +198,7 @@ def test_openai_sdk_on_v1_routes_by_model(api_server, replica, response_format, 
     result = client.images.generate(prompt=prompt, model=MODEL, size="256x320",
                                     response_format=response_format)
     assert result.provider == PROVIDER
-    _assert_replica_image(_image_of(result.data[0], response_format), replica, prompt, (256, 320))
+    _assert_replica_image(image_of(result.data[0], response_format), replica, prompt, (256, 320))
 
 
 def test_openai_sdk_lists_the_provider_models(api_server, openai_client):
@@ -415,14 +320,14 @@ def _chromium() -> str:
     path = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") \
         or shutil.which("chromium-browser")
     if not path:
-        _needed(f"no Chromium: set {CHROMIUM_ENV} or put `chromium` on PATH")
+        needed(f"no Chromium: set {CHROMIUM_ENV} or put `chromium` on PATH")
     return path
 
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """One headless Chromium for the module, with a fresh user-data dir."""
-    sync_api = _import_or_skip("playwright.sync_api", "Playwright's Python package")
+    sync_api = import_or_skip("playwright.sync_api", "Playwright's Python package")
     executable = _chromium()
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(

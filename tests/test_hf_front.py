@@ -46,10 +46,7 @@ COMBOS = [(transport, protocol) for transport in TRANSPORTS for protocol in PROT
 NOT_LOOPBACK = "http://space.example"  # never reached: the forward proxy records it
 
 
-@pytest.fixture(autouse=True)
-def no_ambient_token(monkeypatch):
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.delenv("G4F_FLUX_SCHNELL_URL", raising=False)
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 @pytest.fixture

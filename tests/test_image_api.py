@@ -20,7 +20,6 @@ plugin found through its start-up hook, and only 127.0.0.1 is contacted.
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import urllib.request
@@ -29,7 +28,7 @@ import uuid
 import pytest
 
 import replica as replica_script
-import test_g4f_servers as servers
+from g4f_servers import Server, image_of, import_or_skip
 from g4f_subprocess import PROVIDER, G4FProcess, require_installed_plugin
 
 pytestmark = pytest.mark.timeout(180)
@@ -398,8 +397,8 @@ def server_proc(tmp_path_factory) -> G4FProcess:
 @pytest.fixture(scope="module")
 def api_server(server_proc, replica):
     """``g4f api`` (with its GUI mount), the Space pointed at the replica."""
-    servers._import_or_skip("a2wsgi", "a2wsgi (g4f api's GUI)")
-    server = servers.Server("g4f-api", ["api", "--bind", "127.0.0.1:{port}",
+    import_or_skip("a2wsgi", "a2wsgi (g4f api's GUI)")
+    server = Server("g4f-api", ["api", "--bind", "127.0.0.1:{port}",
                                         "--disable-pa-auto-download"],
                             server_proc, {"G4F_FLUX_SCHNELL_URL": replica.url})
     try:
@@ -412,8 +411,8 @@ def api_server(server_proc, replica):
 @pytest.fixture(scope="module")
 def gui_server(server_proc, replica):
     """``g4f gui`` (Flask)."""
-    servers._import_or_skip("asgiref", "flask[async] (g4f gui)")
-    server = servers.Server("g4f-gui", ["gui", "--host", "127.0.0.1", "--port", "{port}"],
+    import_or_skip("asgiref", "flask[async] (g4f gui)")
+    server = Server("g4f-gui", ["gui", "--host", "127.0.0.1", "--port", "{port}"],
                             server_proc, {"G4F_FLUX_SCHNELL_URL": replica.url})
     try:
         server.wait_until_up("/backend-api/v2/providers")
@@ -422,39 +421,14 @@ def gui_server(server_proc, replica):
         server.stop()
 
 
-@pytest.fixture
-def sdk():
-    """Factory of OpenAI SDK clients for a base URL, closed after the test."""
-    if servers.openai is None:
-        servers._needed("the OpenAI SDK is not installed (install the package's `test` extra)")
-    made = []
-
-    def make(base_url: str):
-        client = servers.openai.OpenAI(base_url=base_url, api_key="x", max_retries=0, timeout=120)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
-
-
-def _raw(data, response_format: str) -> bytes:
-    if response_format == "b64_json":
-        assert data.url is None
-        return base64.b64decode(data.b64_json, validate=True)
-    with urllib.request.urlopen(data.url, timeout=30) as response:
-        return response.read()
-
-
 @pytest.mark.parametrize("response_format", ["url", "b64_json"])
 @pytest.mark.parametrize("route", ["provider", "model"])
-def test_openai_sdk_n2_through_g4f_api(api_server, replica, sdk, route, response_format):
+def test_openai_sdk_n2_through_g4f_api(api_server, replica, openai_client, route, response_format):
     prompt = unique()
     if route == "provider":
-        client, model = sdk(f"{api_server.base}/api/{PROVIDER}"), None
+        client, model = openai_client(f"{api_server.base}/api/{PROVIDER}"), None
     else:
-        client, model = sdk(f"{api_server.base}/v1"), "flux-schnell"
+        client, model = openai_client(f"{api_server.base}/v1"), "flux-schnell"
     kwargs = {"model": model} if model else {}
     result = client.images.generate(prompt=prompt, n=2, size="256x256",
                                     response_format=response_format,
@@ -462,24 +436,26 @@ def test_openai_sdk_n2_through_g4f_api(api_server, replica, sdk, route, response
     assert result.provider == PROVIDER
     assert len(result.data) == 2
     assert sorted(job["seed"] for job in jobs_of(replica, prompt)) == [511, 512]
-    assert in_order([_raw(data, response_format) for data in result.data], [511, 512])
+    assert in_order([image_of(data, response_format) for data in result.data], [511, 512])
 
 
-def test_openai_sdk_aspect_ratio_through_g4f_api(api_server, replica, sdk):
+def test_openai_sdk_aspect_ratio_through_g4f_api(api_server, replica, openai_client):
     prompt = unique()
-    client = sdk(f"{api_server.base}/api/{PROVIDER}")
+    client = openai_client(f"{api_server.base}/api/{PROVIDER}")
     result = client.images.generate(prompt=prompt, response_format="url",
                                     extra_body={"aspect_ratio": "16:9", "num_inference_steps": 1})
     assert len(result.data) == 1
     assert [(job["width"], job["height"]) for job in jobs_of(replica, prompt)] == [(1024, 576)]
 
 
-def test_openai_sdk_n50_is_refused_before_any_request(api_server, replica, sdk):
+def test_openai_sdk_n50_is_refused_before_any_request(api_server, replica, openai_client):
     prompt = unique()
-    client = sdk(f"{api_server.base}/api/{PROVIDER}")
+    client = openai_client(f"{api_server.base}/api/{PROVIDER}")
     # g4f answers any provider error with HTTP 500 "Request execution
     # failed"; its log has the provider's ValueError.
-    with pytest.raises(servers.openai.InternalServerError):
+    import openai  # installed: the openai_client fixture checked
+
+    with pytest.raises(openai.InternalServerError):
         client.images.generate(prompt=prompt, n=50, response_format="url")
     assert "ValueError: n must lie in 1..4, not 50" in api_server.log(50000)
     assert jobs_of(replica, prompt) == []

@@ -7,77 +7,19 @@ A TCP relay in front of the replica counts the connections clients open.
 
 from __future__ import annotations
 
-import asyncio
-from urllib.parse import urlsplit
 
 import pytest
 
 from g4f_flux_plugin import BlackForestLabs_Flux1Schnell
+from relay import TcpRelay
 from g4f_flux_plugin._transports import make_transport
-
-
-class ConnectionCountingRelay:
-    """Forwards TCP connections on 127.0.0.1 to a target, counting them."""
-
-    def __init__(self, target: str) -> None:
-        parts = urlsplit(target)
-        self.target = (parts.hostname, parts.port)
-        self.accepted = 0
-        self._server: asyncio.base_events.Server | None = None
-        self._handlers: set[asyncio.Task] = set()
-
-    async def __aenter__(self) -> "ConnectionCountingRelay":
-        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._server.close()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
-        await self._server.wait_closed()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
-
-    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        self._handlers.add(asyncio.current_task())
-        upstream_writer = None
-        try:
-            upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
-            pipes = [asyncio.ensure_future(self._pipe(reader, upstream_writer)),
-                     asyncio.ensure_future(self._pipe(upstream_reader, writer))]
-            try:
-                await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in pipes:
-                    task.cancel()
-                await asyncio.gather(*pipes, return_exceptions=True)
-        finally:
-            for stream in (writer, upstream_writer):
-                if stream is not None:
-                    stream.close()
-                    try:
-                        await stream.wait_closed()
-                    except (OSError, asyncio.CancelledError):
-                        pass
-            self._handlers.discard(asyncio.current_task())
-
-    @staticmethod
-    async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
 
 
 @pytest.mark.parametrize("protocol", ["call", "queue"])
 @pytest.mark.parametrize("transport_name", ["aiohttp", "curl_cffi"])
 async def test_generations_on_one_transport_reuse_one_connection(replica, protocol, transport_name):
     transport, _ = make_transport(transport_name)
-    async with ConnectionCountingRelay(replica.url) as relay:
+    async with TcpRelay(replica.url) as relay:
         try:
             for _ in range(4):
                 images = [
@@ -93,7 +35,7 @@ async def test_generations_on_one_transport_reuse_one_connection(replica, protoc
     # /config once, then submit, stream, (and so on) four times, one at a
     # time: all of it fits on one connection when each stream is read to its
     # end. Without the drain every stream's connection is dropped (4+).
-    assert relay.accepted == 1
+    assert relay.connections == 1
 
 
 # -- no transport passed (what g4f does): one pool per event loop ----------------------
@@ -102,7 +44,7 @@ async def test_generations_on_one_transport_reuse_one_connection(replica, protoc
 async def test_generations_without_a_transport_share_the_loops_connections(
         replica, protocol, transport_name, monkeypatch):
     monkeypatch.setenv("G4F_FLUX_TRANSPORT", transport_name)
-    async with ConnectionCountingRelay(replica.url) as relay:
+    async with TcpRelay(replica.url) as relay:
         for _ in range(4):
             items = [item async for item in BlackForestLabs_Flux1Schnell.create_async_generator(
                 model=None, messages=None, prompt="pooled", width=256, height=256,
@@ -110,7 +52,7 @@ async def test_generations_without_a_transport_share_the_loops_connections(
             assert [item for item in items if item.images]
         # Four generations as g4f makes them (no transport): one connection.
         # Without the pool, each opens its own (4).
-        assert relay.accepted == 1
+        assert relay.connections == 1
 
 
 POOL_PROGRAM = r"""
@@ -143,6 +85,7 @@ print("descriptors", before, descriptors())
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transport_name", ["aiohttp", "curl_cffi"])
 def test_asyncio_run_again_and_again_leaves_nothing_behind(replica, transport_name, tmp_path):
     import os

@@ -202,6 +202,7 @@ MIX = [
 ]
 
 
+@pytest.mark.slow
 async def test_two_hundred_faulty_generations_leak_no_descriptor(space, loop_errors):
     refused_root = f"http://127.0.0.1:{free_port()}"
 

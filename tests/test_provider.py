@@ -30,7 +30,6 @@ from _helpers import (
     Provider,
     RecordingProxy,
     assert_image,
-    clean_environment,
     download,
     events,
     generate,
@@ -40,7 +39,7 @@ from _helpers import (
     unique,
 )
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("clean_env")]
 
 
 @pytest.fixture
@@ -55,11 +54,6 @@ async def recorder(replica):
 def fresh_config_cache(monkeypatch):
     """An empty process-wide /config cache, so every request of the test is made."""
     monkeypatch.setattr(Provider, "config_cache", ConfigCache())
-
-
-@pytest.fixture(autouse=True)
-def _no_environment(monkeypatch):
-    clean_environment(monkeypatch)
 
 
 # -- the program from the issue -------------------------------------------------------

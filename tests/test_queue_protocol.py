@@ -32,7 +32,6 @@ from _helpers import (
     WARNING_MESSAGE,
     Provider,
     RecordingProxy,
-    clean_environment,
     events,
     generate,
     server_jobs,
@@ -43,7 +42,7 @@ from _helpers import (
     wait_for_job_state,
 )
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("clean_env")]
 
 
 @pytest.fixture
@@ -52,11 +51,6 @@ async def recorder(any_replica):
     proxy = await RecordingProxy(any_replica.url).start()
     yield proxy
     await proxy.close()
-
-
-@pytest.fixture(autouse=True)
-def _no_environment(monkeypatch):
-    clean_environment(monkeypatch)
 
 
 def _infer_dependency(config: dict) -> tuple[int, int]:

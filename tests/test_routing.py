@@ -9,10 +9,7 @@ generate an image use the session's Gradio replica (conftest.py).
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -20,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from g4f_subprocess import FAKE_PROVIDER, PROVIDER, G4FProcess, make_distribution
+from launch import ServerProcess, StartError, free_port
 
 MODEL = "flux-schnell"
 FALLBACK = "PollinationsImage"
@@ -146,12 +144,6 @@ def test_generate_falls_back_to_g4f_default_when_the_plugin_fails(proc):
 # --- g4f's own API server, started from its console script ---------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _http_json(url: str, body: dict | None = None, timeout: float = 120):
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
@@ -165,43 +157,19 @@ def g4f_api(proc, replica):
     script = Path(sys.executable).with_name("g4f")
     if not script.exists():
         pytest.fail(f"g4f's console script is not next to {sys.executable}", pytrace=False)
-    port = _free_port()
-    log = (proc.root / "g4f-api.log").open("wb")
-    server = subprocess.Popen(
-        [str(script), "api", "--bind", f"127.0.0.1:{port}", "--disable-pa-auto-download",
-         "--no-gui"],
-        env=proc.env({"G4F_FLUX_SCHNELL_URL": replica.url}), cwd=proc.cwd,
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-    )
+    port = free_port()
+    server = ServerProcess([script, "api", "--bind", f"127.0.0.1:{port}", "--disable-pa-auto-download",
+                            "--no-gui"], log_path=proc.root / "g4f-api.log",
+                           env=proc.env({"G4F_FLUX_SCHNELL_URL": replica.url}), cwd=proc.cwd, name="g4f api")
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for(base + "/v1/providers", server, proc.root / "g4f-api.log")
+        try:
+            server.wait_ready(url=base + "/v1/providers", timeout=90)
+        except StartError as error:
+            pytest.fail(str(error), pytrace=False)
         yield base
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
-
-
-def _wait_for(url: str, server: subprocess.Popen, log_path: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"g4f api exited early:\n{_tail(log_path)}", pytrace=False)
-        try:
-            _http_json(url, timeout=2)
-            return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"g4f api did not answer within {timeout} s:\n{_tail(log_path)}", pytrace=False)
-
-
-def _tail(path: Path) -> str:
-    return path.read_text(errors="replace")[-3000:]
+        server.stop()
 
 
 def test_g4f_api_server_registers_the_plugin_and_routes_the_model(g4f_api, replica):

@@ -43,12 +43,7 @@ TRANSPORTS = ("aiohttp", "curl_cffi")
 PROTOCOLS = ("call", "queue")
 COMBOS = [(t, p) for t in TRANSPORTS for p in PROTOCOLS]
 
-pytestmark = pytest.mark.usefixtures("fresh", "fast_retries")
-
-
-@pytest.fixture(autouse=True)
-def no_ambient_token(monkeypatch):
-    monkeypatch.delenv("HF_TOKEN", raising=False)
+pytestmark = pytest.mark.usefixtures("fresh", "fast_retries", "clean_env")
 
 
 def authorizations(server) -> list[str | None]:

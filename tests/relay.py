@@ -1,4 +1,6 @@
-"""A TCP relay on 127.0.0.1 that makes loopback behave like a link with a round-trip time.
+"""A TCP relay on 127.0.0.1 that counts connections and can make loopback behave like a
+link with a round-trip time (the tests count connections through it; the benchmarks
+also delay them).
 
 Every chunk is delivered one-way-delay (RTT/2) after it arrived, in both
 directions, so a request and its response cost one RTT; a new connection
@@ -22,10 +24,11 @@ from urllib.parse import urlsplit
 _CHUNK = 65536
 
 
-class DelayRelay:
-    """Forwards connections on 127.0.0.1 to ``target`` with ``rtt`` seconds of round-trip time."""
+class TcpRelay:
+    """Forwards connections on 127.0.0.1 to ``target``, counting them (``connections``),
+    with ``rtt`` seconds of round-trip time (0: none). An async context manager."""
 
-    def __init__(self, target: str, rtt: float) -> None:
+    def __init__(self, target: str, rtt: float = 0.0) -> None:
         parts = urlsplit(target)
         self.target = (parts.hostname, parts.port)
         self.rtt = rtt
@@ -39,7 +42,13 @@ class DelayRelay:
         host, port = self._server.sockets[0].getsockname()[:2]
         return f"http://{host}:{port}"
 
-    async def start(self) -> "DelayRelay":
+    async def __aenter__(self) -> "TcpRelay":
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def start(self) -> "TcpRelay":
         """Listen on a free port of 127.0.0.1."""
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         return self
@@ -124,7 +133,7 @@ class RelayThread:
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="relay", daemon=True)
-        self._relays: list[DelayRelay] = []
+        self._relays: list[TcpRelay] = []
 
     def __enter__(self) -> "RelayThread":
         self._thread.start()
@@ -140,8 +149,8 @@ class RelayThread:
     def _call(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
 
-    def relay(self, target: str, rtt: float) -> DelayRelay:
+    def relay(self, target: str, rtt: float) -> TcpRelay:
         """A new relay to ``target`` with ``rtt`` seconds of round-trip time, listening."""
-        relay = self._call(DelayRelay(target, rtt).start())
+        relay = self._call(TcpRelay(target, rtt).start())
         self._relays.append(relay)
         return relay
