@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 __all__ = [
     "FluxClientError",
@@ -166,8 +167,10 @@ def parse_retry_after(message: str) -> float | None:
     if not match:
         return None
     days, hours, minutes, seconds = match.groups()
-    return (int(days or 0) * 86400 + int(hours or 0) * 3600 + int(minutes) * 60
-            + float(seconds))
+    # Back through timedelta, which wrote it: exact to the microsecond, where
+    # adding floats is not (136 + 0.001187 != 136.001187).
+    return timedelta(days=int(days or 0), hours=int(hours or 0), minutes=int(minutes),
+                     seconds=float(seconds)).total_seconds()
 
 
 def error_from_space(message: object, title: object = None) -> SpaceError | QuotaExceededError:
