@@ -1,9 +1,10 @@
 """g4f provider classes: thin declarations of the Space on top of the client.
 
-Everything that talks to the Space lives in :mod:`._gradio`; this module
-translates g4f's calling convention (``model``, ``messages``, keyword
-arguments) into a normalised request, enforces the deadline, and turns the
-client's items into g4f response types.
+Everything that talks to the Space is the client's (:class:`~._client.FluxClient`,
+which knows nothing of g4f); this module translates g4f's calling convention
+(``model``, ``messages``, ``n``, ``size``, ``aspect_ratio`` and the other
+keywords) into requests, turns the client's items into g4f response types,
+and raises the client's errors as their g4f twins (:mod:`._g4f_errors`).
 """
 
 from __future__ import annotations
@@ -120,8 +121,10 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
     (1..50, default 4), ``seed`` (``None``: the Space picks one),
     ``randomize_seed``, ``proxy``, ``api_key`` (else ``$HF_TOKEN``), ``api_base``
     (else ``$G4F_FLUX_SCHNELL_URL``, else the public Space), ``transport``
-    (``"aiohttp"``, ``"curl_cffi"`` or a :class:`Transport`; else
-    ``$G4F_FLUX_TRANSPORT``), ``timeout`` (seconds for the whole generation,
+    (none: the event loop's shared connections, of the kind
+    ``$G4F_FLUX_TRANSPORT`` names, else aiohttp; ``"aiohttp"`` or
+    ``"curl_cffi"``: connections of this call only; or a :class:`Transport`,
+    the caller's), ``timeout`` (seconds for the whole generation,
     default 300), ``protocol`` (``"auto"``, ``"queue"`` or ``"call"``) and
     ``progress_callback`` (called with each :class:`ProgressEvent`).
 
