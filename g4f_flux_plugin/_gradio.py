@@ -1,8 +1,10 @@
-"""The Space client: discovery, the call and queue protocols, cancel, retries.
+"""The Space client: discovery, submit, the call and queue protocols, cancel, and
+the retry loop (its policy is :mod:`._retry`).
 
-Protocol code only: it speaks HTTP through :class:`~._http.HttpClient` and
-reads events through the sans-I/O :class:`~._sse.SSEDecoder`; it never
-imports an HTTP library. A job is an async generator of
+Protocol code only: it speaks HTTP through :class:`~._http.HttpClient`, reads
+events through the sans-I/O :class:`~._sse.SSEDecoder` and leaves what
+Gradio's messages mean to the pure :mod:`._messages`; it never imports an
+HTTP library. A job is an async generator of
 :class:`~._events.ProgressEvent` items ending with one
 :class:`~._events.GeneratedImage`; closing it early cancels the job on the
 Space.
@@ -28,11 +30,7 @@ from ._errors import (
 )
 from ._events import ProgressEvent
 from ._http import HttpClient
-from ._messages import call_error as _call_error
-from ._messages import image_from_output as _image
-from ._messages import parse_json as _json
-from ._messages import queue_progress as _queue_progress
-from ._messages import queue_result as _queue_result
+from . import _messages as messages
 from ._params import ImageRequest, Limits
 from ._retry import RetryPolicy, is_retryable
 from ._sse import SSEDecoder, SSEError
@@ -181,11 +179,11 @@ class SpaceClient:
                 async for event in events:
                     if event.event in ("complete", "error"):
                         finished = True
-                        data = _json(event.data)
+                        data = messages.parse_json(event.data)
                         await _drain(events)
                         if event.event == "error":
-                            raise _call_error(data)
-                        yield _image(config, data, event_id, request)
+                            raise messages.call_error(data)
+                        yield messages.image_from_output(config, data, event_id, request)
                         return
                     # "generating" and "heartbeat" are not terminal.
             raise StreamCutError("the Space closed the event stream before the job ended")
@@ -213,7 +211,7 @@ class SpaceClient:
             streamed = True  # as in _call_job
             async with response, aclosing(_events(response)) as events:
                 async for event in events:
-                    message = _json(event.data)
+                    message = messages.parse_json(event.data)
                     if not isinstance(message, dict):
                         raise SpaceProtocolError("a queue message is not a JSON object")
                     kind = message.get("msg")
@@ -225,11 +223,11 @@ class SpaceClient:
                     if kind == "process_completed":
                         finished = True
                         await _drain(events)
-                        yield _queue_result(config, message, event_id, request)
+                        yield messages.queue_result(config, message, event_id, request)
                         return
                     if kind == "close_stream":
                         break
-                    progress = _queue_progress(message, event_id)
+                    progress = messages.queue_progress(message, event_id)
                     if progress is not None:
                         yield progress
             raise StreamCutError("the Space closed the queue stream before the job ended")
