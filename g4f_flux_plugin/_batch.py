@@ -25,8 +25,8 @@ __all__ = ["run_jobs"]
 async def run_jobs(client: SpaceClient, requests: Sequence[Any]) -> AsyncIterator[tuple[int, Any]]:
     """Run one generation per request concurrently; yield ``(index, item)``.
 
-    A request is what :meth:`SpaceClient.generate` takes: an
-    :class:`~._params.ImageRequest` or a function of the Space's limits.
+    A request is what :meth:`SpaceClient.generate` takes: a function of the
+    Space's limits that returns the :class:`~._params.ImageRequest`.
 
     ``index`` is the request's position in ``requests``. ``item`` is a
     :class:`ProgressEvent`, or the job's end: its :class:`GeneratedImage`,

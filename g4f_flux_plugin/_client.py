@@ -168,8 +168,9 @@ class FluxClient:
     async def run(self, requests: Sequence[Any], *, timeout: float | None = None) -> AsyncIterator[tuple[int, Any]]:
         """Run one job per request at once, under one deadline; yield ``(index, item)``.
 
-        A request is an :class:`~._params.ImageRequest` or a function of the
-        Space's :class:`~._params.Limits` that returns one. ``item`` is a
+        A request is a function of the Space's :class:`~._params.Limits` that
+        returns the :class:`~._params.ImageRequest` (called once the Space's
+        ``/config`` is known, so sizes fit its real ranges). ``item`` is a
         :class:`ProgressEvent`, or the job's end: its :class:`GeneratedImage`
         or the exception it failed with (yielded, not raised, so one failure
         does not stop the others). Jobs still running at the deadline end

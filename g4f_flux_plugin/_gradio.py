@@ -24,7 +24,6 @@ from ._errors import (
     JobCancelledError,
     SpaceError,
     SpaceProtocolError,
-    SpaceRateLimitError,
     SpaceStatusError,
     StreamCutError,
 )
@@ -35,7 +34,10 @@ from ._params import ImageRequest, Limits
 from ._retry import RetryPolicy, is_retryable
 from ._sse import SSEDecoder, SSEError
 
-__all__ = ["RetryPolicy", "SpaceClient", "PROTOCOLS", "is_retryable"]
+__all__ = ["RequestBuilder", "RetryPolicy", "SpaceClient", "PROTOCOLS", "is_retryable"]
+
+#: What a job is made from: the request, as a function of the Space's ranges.
+RequestBuilder = Callable[[Limits], ImageRequest]
 
 log = logging.getLogger(__package__)
 
@@ -89,11 +91,12 @@ class SpaceClient:
         return config
 
     # -- a whole generation -----------------------------------------------
-    async def generate(self, request: "ImageRequest | Callable[[Limits], ImageRequest]") -> AsyncIterator[Any]:
+    async def generate(self, request: RequestBuilder) -> AsyncIterator[Any]:
         """Run one generation with retries; yield progress, then the image.
 
-        ``request`` may be a function of the Space's :class:`Limits`, called
-        once its ``/config`` is known, so sizes are clamped to its real ranges.
+        ``request`` is a function of the Space's :class:`Limits` that returns
+        the :class:`ImageRequest`, called once its ``/config`` is known (and
+        again if the config is discovered anew), so sizes fit its real ranges.
         """
         retry = 0
         while True:
@@ -116,7 +119,7 @@ class SpaceClient:
                 await asyncio.sleep(delay)
                 retry += 1
 
-    async def _attempt(self, request: "ImageRequest | Callable[[Limits], ImageRequest]") -> AsyncIterator[Any]:
+    async def _attempt(self, request: RequestBuilder) -> AsyncIterator[Any]:
         """One submission, after which the config is checked once if the
         failure may come from a stale one (a Space that restarted with a new
         layout), and the job submitted again if so."""
@@ -124,7 +127,7 @@ class SpaceClient:
         config = await self.config()
         rediscovered = False
         while True:
-            job = self._job(config, request if isinstance(request, ImageRequest) else request(config.limits))
+            job = self._job(config, request(config.limits))
             try:
                 async for item in job:
                     yield item
@@ -240,7 +243,7 @@ class SpaceClient:
         try:
             answer = await self.http.json("POST", config.url(route), payload=payload, what=what)
         except SpaceStatusError as error:
-            if error.status in (404, 500) and not isinstance(error, SpaceRateLimitError):
+            if error.status in (404, 500):  # a rate limit is 429/503: never one of these
                 raise _RouteMissing(error) from error
             raise
         event_id = answer.get("event_id") if isinstance(answer, dict) else None

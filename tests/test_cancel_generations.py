@@ -286,7 +286,8 @@ async def test_a_queued_job_closed_right_after_submission_never_starts(every_gen
             for protocol in PROTOCOLS:
                 client.protocol = protocol
                 prompts.append(unique(f"queued {protocol}"))
-                job = client.generate(normalise(prompts[-1], width=256, height=256, steps=1))
+                job = client.generate(lambda limits, prompt=prompts[-1]: normalise(
+                    prompt, width=256, height=256, steps=1, limits=limits))
                 first = await anext(job)
                 assert first.kind == "submitted"
                 await wait_for_queue_size(every_generation, 1)
