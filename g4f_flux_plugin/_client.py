@@ -61,9 +61,9 @@ class FluxClient:
     none (kind from ``$G4F_FLUX_TRANSPORT``, else aiohttp; one per proxy), so
     connections are reused between generations; it is closed when the loop
     shuts down (see :mod:`._transports.pool`). A name (``"aiohttp"``) gives
-    this client a transport of its own, closed by :meth:`aclose`. ``protocol`` is ``"auto"``, ``"queue"`` or
-    ``"call"``; ``timeout`` the default deadline of one generation, queue
-    included. ``retry_policy`` and ``config_cache`` replace the class's for
+    this client a transport of its own, closed by :meth:`aclose`.
+    ``protocol`` is ``"auto"``, ``"queue"`` or ``"call"``; ``timeout`` the
+    default deadline of one generation, queue included. ``retry_policy`` and ``config_cache`` replace the class's for
     this client (the g4f provider passes its own).
     """
 
