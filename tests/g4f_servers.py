@@ -10,6 +10,8 @@ import base64
 import os
 import sys
 import urllib.request
+from contextlib import contextmanager
+from typing import Iterator
 
 import pytest
 
@@ -59,6 +61,32 @@ class Server:
 
     def stop(self) -> None:
         self.server.stop()
+
+
+@contextmanager
+def g4f_api(proc: G4FProcess, space_url: str) -> Iterator[Server]:
+    """``g4f api`` with its GUI mount (a2wsgi), the Space set to ``space_url``; stopped on exit."""
+    import_or_skip("a2wsgi", "a2wsgi (g4f api's GUI)")
+    server = Server("g4f-api", ["api", "--bind", "127.0.0.1:{port}", "--disable-pa-auto-download"],
+                    proc, {"G4F_FLUX_SCHNELL_URL": space_url})
+    try:
+        server.wait_until_up("/v1/providers")
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def g4f_gui(proc: G4FProcess, space_url: str) -> Iterator[Server]:
+    """``g4f gui`` (Flask; its async views need flask[async]), the Space set to ``space_url``."""
+    import_or_skip("asgiref", "flask[async] (g4f gui)")
+    server = Server("g4f-gui", ["gui", "--host", "127.0.0.1", "--port", "{port}"],
+                    proc, {"G4F_FLUX_SCHNELL_URL": space_url})
+    try:
+        server.wait_until_up("/backend-api/v2/providers")
+        yield server
+    finally:
+        server.stop()
 
 
 def image_of(data, response_format: str) -> bytes:

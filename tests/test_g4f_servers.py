@@ -60,7 +60,7 @@ import pytest
 
 import replica as replica_script
 from g4f_subprocess import PROVIDER, G4FProcess, require_installed_plugin
-from g4f_servers import Server, image_of, import_or_skip, needed
+from g4f_servers import Server, g4f_api, g4f_gui, image_of, import_or_skip, needed
 
 try:  # the test extra has it; without it the SDK tests skip (or fail under CI)
     import openai
@@ -123,28 +123,15 @@ def packaged_digest() -> str:
 @pytest.fixture(scope="module")
 def api_server(proc, replica, packaged_digest):
     """``g4f api`` with its GUI (a2wsgi), the Space pointed at the replica."""
-    import_or_skip("a2wsgi", "a2wsgi (g4f api's GUI)")
-    server = Server("g4f-api", ["api", "--bind", "127.0.0.1:{port}",
-                                "--disable-pa-auto-download"],
-                    proc, {"G4F_FLUX_SCHNELL_URL": replica.url})
-    try:
-        server.wait_until_up("/v1/providers")
+    with g4f_api(proc, replica.url) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def gui_server(proc, replica, packaged_digest):
-    """``g4f gui`` (Flask; its async views need flask[async])."""
-    import_or_skip("asgiref", "flask[async] (g4f gui)")
-    server = Server("g4f-gui", ["gui", "--host", "127.0.0.1", "--port", "{port}"],
-                    proc, {"G4F_FLUX_SCHNELL_URL": replica.url})
-    try:
-        server.wait_until_up("/backend-api/v2/providers")
+    """``g4f gui`` (Flask), the Space pointed at the replica."""
+    with g4f_gui(proc, replica.url) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=["api_server", "gui_server"], ids=["g4f-api-gui", "g4f-gui"])

@@ -28,7 +28,7 @@ import uuid
 import pytest
 
 import replica as replica_script
-from g4f_servers import Server, image_of, import_or_skip
+from g4f_servers import g4f_api, g4f_gui, image_of
 from g4f_subprocess import PROVIDER, G4FProcess, require_installed_plugin
 
 pytestmark = pytest.mark.timeout(180)
@@ -397,28 +397,15 @@ def server_proc(tmp_path_factory) -> G4FProcess:
 @pytest.fixture(scope="module")
 def api_server(server_proc, replica):
     """``g4f api`` (with its GUI mount), the Space pointed at the replica."""
-    import_or_skip("a2wsgi", "a2wsgi (g4f api's GUI)")
-    server = Server("g4f-api", ["api", "--bind", "127.0.0.1:{port}",
-                                        "--disable-pa-auto-download"],
-                            server_proc, {"G4F_FLUX_SCHNELL_URL": replica.url})
-    try:
-        server.wait_until_up("/v1/providers")
+    with g4f_api(server_proc, replica.url) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def gui_server(server_proc, replica):
-    """``g4f gui`` (Flask)."""
-    import_or_skip("asgiref", "flask[async] (g4f gui)")
-    server = Server("g4f-gui", ["gui", "--host", "127.0.0.1", "--port", "{port}"],
-                            server_proc, {"G4F_FLUX_SCHNELL_URL": replica.url})
-    try:
-        server.wait_until_up("/backend-api/v2/providers")
+    """``g4f gui`` (Flask), the Space pointed at the replica."""
+    with g4f_gui(server_proc, replica.url) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.mark.parametrize("response_format", ["url", "b64_json"])
