@@ -155,7 +155,7 @@ class HttpClient:
         response = await self.open(method, url, payload=payload, accept="application/json")
         async with response:
             if response.status >= 400:
-                body = await _read_excerpt(response)
+                body = await read_excerpt(response)
                 raise error_from_status(response.status, body, response.headers.get("retry-after"), what)
             body = await response.read(MAX_JSON_BYTES)
         try:
@@ -168,7 +168,7 @@ class HttpClient:
         response = await self.open("GET", url, accept="text/event-stream")
         if response.status >= 400:
             async with response:
-                body = await _read_excerpt(response)
+                body = await read_excerpt(response)
             raise error_from_status(response.status, body, response.headers.get("retry-after"), what)
         return response
 
@@ -193,4 +193,3 @@ async def read_excerpt(response: Response, limit: int = 64 << 10) -> bytes:
     return head[:limit]
 
 
-_read_excerpt = read_excerpt  # the name this module's own callers use

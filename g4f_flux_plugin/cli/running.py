@@ -36,24 +36,14 @@ EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 class Settings:
     """What every job of one run shares."""
 
-    def __init__(self, args: argparse.Namespace, fmt: str | None) -> None:
+    def __init__(self, args: argparse.Namespace, fmt: str | None, token: str | None) -> None:
         self.width = args.width
         self.height = args.height
         self.steps = args.steps
         self.api_base = args.api_base
         self.explicit_token = args.token
-        from .._config import PUBLIC_SPACE_URL
-        from .._http import choose_token
-
-        # An explicit --token over plain http to another machine was refused
-        # in main(); a $HF_TOKEN is simply not sent there.
-        root = (args.api_base or os.environ.get("G4F_FLUX_SCHNELL_URL") or PUBLIC_SPACE_URL).strip()
-        try:
-            self.token = choose_token(root, args.token, os.environ.get("HF_TOKEN"))
-        except ValueError:
-            raise
-        except Exception:  # not an http(s) URL: the provider refuses it in plain words
-            self.token = None
+        #: The token the run sends (for the quota hint); see _token_for().
+        self.token = token
         self.transport = args.transport
         self.protocol = args.protocol
         self.timeout = args.timeout
@@ -239,15 +229,19 @@ def _check_api_base(url: str | None) -> None:
         raise UsageError(f"--api-base must be an http(s) URL, not {url!r}")
 
 
-def _check_token(args: argparse.Namespace) -> None:
-    """Refuse ``--token`` with a plain-http Space on another machine, before any request."""
-    root = args.api_base or os.environ.get("G4F_FLUX_SCHNELL_URL")
-    if not (args.token and root):
-        return
+def _token_for(args: argparse.Namespace) -> str | None:
+    """The token the run sends, chosen as the client chooses it: ``--token``
+    with a plain-http Space on another machine is a usage error before any
+    request, a ``$HF_TOKEN`` is simply not sent there."""
+    from .._client import space_root
     from .._http import choose_token
 
     try:
-        choose_token(root.strip(), args.token, None)
+        root = space_root(args.api_base)
+    except ValueError:  # not an http(s) URL: the client refuses it in plain words
+        return None
+    try:
+        return choose_token(root, args.token, os.environ.get("HF_TOKEN"))
     except ValueError as error:
         raise UsageError(str(error)) from None
 
@@ -258,11 +252,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
     try:
         _check_api_base(args.api_base)
-        _check_token(args)
+        token = _token_for(args)
         jobs, skipped, fmt = plan_jobs(args)
     except UsageError as error:
         parser.error(str(error))
-    settings = Settings(args, fmt)
+    settings = Settings(args, fmt, token)
     reporter = Reporter(quiet=args.quiet, as_json=args.json, total=len(jobs))
     if fmt and fmt != "webp" and not _have_pillow():
         reporter.error(f"writing {fmt.upper()} needs Pillow: pip install 'g4f-flux-plugin[cli]' "
