@@ -200,11 +200,13 @@ class StalledStreamSpace(FakeSpace):
     def __init__(self, version: str) -> None:
         super().__init__(version=version, **{"/queue/join": [MockResponse(200, json={"event_id": "q1"})]})
         self.streams = 0
+        self.stalled = asyncio.Event()  # set once the job's own stream is waiting
 
     async def __call__(self, request) -> MockResponse:
         if "/queue/data" in request.url:
             self.streams += 1
             if self.streams == 1:
+                self.stalled.set()
                 await asyncio.Event().wait()  # until the client gives up (cancelled)
             return MockResponse(200, chunks=[], headers={"content-type": "text/event-stream"})
         return super().__call__(request)
@@ -219,9 +221,14 @@ class StalledStreamSpace(FakeSpace):
     # Gradio 6: /cancel removes a queued job itself, so it goes first.
     ("6.31.0", ["POST /gradio_api/cancel", "GET /gradio_api/queue/data"]),
 ])
-async def test_a_job_closed_before_its_stream_opened_gets_a_stream_dropped_for_it(version, after):
-    flux, transport = client(StalledStreamSpace(version), protocol="queue")
-    await stop_at(flux, "submitted")
+async def test_a_job_stopped_while_its_stream_opens_gets_a_stream_dropped_for_it(version, after):
+    space = StalledStreamSpace(version)
+    flux, transport = client(space, protocol="queue")
+    generation = asyncio.create_task(flux.image("a fox", seed=7))
+    await asyncio.wait_for(space.stalled.wait(), 5)
+    generation.cancel()  # the caller gives up while the stream request hangs
+    with pytest.raises(asyncio.CancelledError):
+        await generation
     order = paths(transport)
     # The job's own stream was asked for and never opened; the cancel follows.
     assert order[:3] == ["GET /config", "POST /gradio_api/queue/join", "GET /gradio_api/queue/data"]
@@ -229,6 +236,17 @@ async def test_a_job_closed_before_its_stream_opened_gets_a_stream_dropped_for_i
     join = transport.requests[1].json()
     dropped = [r for r in transport.requests if "/queue/data" in r.url]
     assert all(r.url.endswith(f"session_hash={join['session_hash']}") for r in dropped)
+
+
+@pytest.mark.parametrize(("version", "after"), [
+    ("4.44.1", ["GET /gradio_api/queue/data", "POST /gradio_api/cancel"]),
+    ("6.31.0", ["POST /gradio_api/cancel", "GET /gradio_api/queue/data"]),
+])
+async def test_a_job_closed_right_after_submission_gets_a_stream_dropped_for_it(version, after):
+    flux, transport = client(waiting_space(version), protocol="queue")
+    await stop_at(flux, "submitted")
+    # Its own stream was never asked for: the cancel opens one to drop.
+    assert paths(transport) == ["GET /config", "POST /gradio_api/queue/join", *after]
 
 
 async def test_a_transport_the_caller_passes_stays_open():
