@@ -19,7 +19,7 @@ from ._errors import SpaceProtocolError
 from ._events import GeneratedImage, ProgressEvent
 from ._gradio import SpaceClient
 
-__all__ = ["run_jobs", "run_one"]
+__all__ = ["run_jobs"]
 
 
 async def run_jobs(client: SpaceClient, requests: Sequence[Any]) -> AsyncIterator[tuple[int, Any]]:
@@ -50,12 +50,6 @@ async def run_jobs(client: SpaceClient, requests: Sequence[Any]) -> AsyncIterato
         except BaseException as error:  # handed to the reader, which raises or reports it
             queue.put_nowait((index, error))
 
-    if len(requests) == 1:
-        # One job needs no merging: run it in the reader's own task.
-        async with aclosing(run_one(client, requests[0])) as stream:
-            async for pair in stream:
-                yield pair
-        return
     tasks = [asyncio.create_task(pump(index, request)) for index, request in enumerate(requests)]
     running = len(tasks)
     try:
@@ -71,27 +65,3 @@ async def run_jobs(client: SpaceClient, requests: Sequence[Any]) -> AsyncIterato
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def run_one(client: SpaceClient, request: Any) -> AsyncIterator[tuple[int, Any]]:
-    """:func:`run_jobs` for a single request, with the same contract, but in
-    the caller's task: no task and no queue between the job and its reader.
-
-    One image is the common case (g4f asks for one by default), and each
-    hop through a queue costs an event-loop turn per progress event. The
-    caller's cancellation, or its deadline, reaches the job directly, whose
-    own ``finally`` cancels it on the Space.
-    """
-    try:
-        async with aclosing(client.generate(request)) as job:
-            async for item in job:
-                yield 0, item
-                if isinstance(item, GeneratedImage):
-                    return
-        yield 0, SpaceProtocolError("the generation ended without an image")
-    except asyncio.CancelledError:
-        raise  # the reader's task is cancelled (or its deadline passed): not a job's failure
-    except GeneratorExit:
-        raise  # the reader closed the stream
-    except BaseException as error:  # handed to the reader, as run_jobs does
-        yield 0, error

@@ -238,17 +238,6 @@ async def test_a_job_stopped_while_its_stream_opens_gets_a_stream_dropped_for_it
     assert all(r.url.endswith(f"session_hash={join['session_hash']}") for r in dropped)
 
 
-@pytest.mark.parametrize(("version", "after"), [
-    ("4.44.1", ["GET /gradio_api/queue/data", "POST /gradio_api/cancel"]),
-    ("6.31.0", ["POST /gradio_api/cancel", "GET /gradio_api/queue/data"]),
-])
-async def test_a_job_closed_right_after_submission_gets_a_stream_dropped_for_it(version, after):
-    flux, transport = client(waiting_space(version), protocol="queue")
-    await stop_at(flux, "submitted")
-    # Its own stream was never asked for: the cancel opens one to drop.
-    assert paths(transport) == ["GET /config", "POST /gradio_api/queue/join", *after]
-
-
 async def test_a_transport_the_caller_passes_stays_open():
     flux, transport = client(FakeSpace())
     async with flux:
