@@ -36,9 +36,10 @@ class Plan:
     latency_reps: int = 25
     tp_total: int = 200
     tp_levels: tuple[int, ...] = (1, 8, 32)
-    # Repetitions per level: the 32-at-a-time target gets a median of three;
-    # 1 at a time is mostly 1/latency, which the latency section measures.
-    tp_reps: tuple[int, ...] = (1, 1, 3)
+    # Repetitions per level: the 32-at-a-time targets get a median of five
+    # paired ratios; 1 at a time is mostly 1/latency, which the latency
+    # section measures.
+    tp_reps: tuple[int, ...] = (1, 1, 5)
     mem_concurrency: int = 32
     mem_reps: int = 2
     startup_runs: int = 7

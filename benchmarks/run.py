@@ -97,14 +97,17 @@ def _attempt(results: dict[str, object], names: tuple[str, ...], measure_them) -
         results[name] = value
 
 
-def measure(plan: Plan, sections: set[str], rtt_ms: float) -> dict[str, object]:
-    """Run the chosen sections; the CPU-bound ones run with the replica stopped."""
+def measure(plan: Plan, sections: set[str], rtt_ms: float) -> tuple[dict[str, object], str]:
+    """Run the chosen sections; the CPU-bound ones run with the replica stopped.
+    Returns the results and where the replica ran (for the report)."""
     results: dict[str, object] = {}
+    placement = "not started"
     seeds = Seeds()
     if sections & REPLICA_SECTIONS:
         log("starting the replica")
         replica = Replica(plan.replica_concurrency).start()
-        log(f"replica at {replica.url}")
+        placement = replica.placement()
+        log(f"replica at {replica.url}, {placement}")
         try:
             if sections & {"latency", "throughput"}:
                 _attempt(results, ("latency", "throughput"),
@@ -121,7 +124,7 @@ def measure(plan: Plan, sections: set[str], rtt_ms: float) -> dict[str, object]:
     if "sse" in sections:
         log("SSE decoding")
         _attempt(results, ("sse",), lambda: (sse.measure(plan),))
-    return {name: value for name, value in results.items() if value is not None}
+    return {name: value for name, value in results.items() if value is not None}, placement
 
 
 def render(results: dict[str, object], plan: Plan, info: RunInfo) -> str:
@@ -168,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
 
     plan = QUICK if args.quick else FULL
     started, load_at_start, t0 = time.time(), load_average(), time.perf_counter()
-    results = measure(plan, sections, args.rtt_ms)
+    results, placement = measure(plan, sections, args.rtt_ms)
     elapsed = time.perf_counter() - t0
 
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "")
@@ -177,8 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.rtt_ms != network.DEFAULT_RTT_MS:
         command += f" --rtt-ms {args.rtt_ms:g}"
     server = (f"`tests/replica.py` (real Gradio, fake model), 0 s per step, {STEPS} step, {SIZE}x{SIZE}, queue "
-              f"concurrency limit {plan.replica_concurrency}, on loopback, on the same machine (it competes with "
-              "the client for the CPUs)")
+              f"concurrency limit {plan.replica_concurrency}, on loopback, {placement}")
     report = render(results, plan, RunInfo(command, started, elapsed, load_at_start, server, plan))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report, encoding="utf-8")
