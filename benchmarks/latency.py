@@ -119,11 +119,12 @@ def notes(lat: list[LatencyResult]) -> list[str]:
     floor = {r.name: r for r in lat}.get("floor queue")
     if floor is None:
         return []
-    return [f"The server and the client share this machine's CPUs. The floor's client CPU is "
-            f"{fmt(floor.cpu_ms.median, 2)} ms of its {fmt(floor.ms.median, 2)} ms per generation: the rest is "
-            "Gradio's queue in the replica, so latency ratios between lean clients stay close to 1 and "
-            "differences of a few percent are within the run's noise (see p10/p90). The \"client CPU\" "
-            "columns show what each client itself costs."]
+    return [f"The floor's client CPU is {fmt(floor.cpu_ms.median, 2)} ms of its {fmt(floor.ms.median, 2)} ms "
+            "per generation: the rest is Gradio's queue in the replica, so latency ratios between lean clients "
+            "stay close to 1 and differences of a few percent are within the run's noise (see p10/p90). A "
+            "generation's client CPU adds to its latency one for one (client and server take turns), so the "
+            "\"client CPU\" columns show what each client itself costs: a session per generation (a named "
+            "transport) pays a new session and connection each time, on top of the long-lived variant's CPU."]
 
 
 def render(lat: list[LatencyResult], plan: Plan) -> str:
