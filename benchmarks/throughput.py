@@ -39,9 +39,9 @@ async def measure(contenders: list[Contender], plan: Plan, seeds: Seeds,
     log("throughput: warm-up")
     for contender in contenders:
         await run_batch(contender, max(plan.tp_levels), max(plan.tp_levels), seeds)
-    # gradio_client's batches go last in each round: its threads leave work
-    # behind on the replica (heartbeat streams, late cancels) that would slow
-    # whichever contender came next.
+    # gradio_client's batches go last in each round, so that whatever its 32
+    # threads leave running on the replica when a batch ends (some of its
+    # batches end with errors) cannot slow the next contender's batch.
     rotating = [c for c in contenders if not c.blocking]
     last = [c for c in contenders if c.blocking]
     for level, reps in zip(plan.tp_levels, plan.tp_reps):
