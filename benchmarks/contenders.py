@@ -69,8 +69,9 @@ class ProviderContender(Contender):
     group = "provider"
 
     def __init__(self, url: str, transport: str | None, protocol: str | None, long_lived: bool,
-                 name: str | None = None) -> None:
+                 name: str | None = None, verify: str | None = None) -> None:
         self.url = url
+        self.verify = verify  # a CA bundle for the long-lived transport (the TLS link's curl_cffi)
         self.transport_name = transport
         self.protocol = protocol or "auto"
         self._protocol_arg = protocol
@@ -85,7 +86,12 @@ class ProviderContender(Contender):
 
         self._provider = BlackForestLabs_Flux1Schnell
         self._make = make_transport
-        if self.long_lived:
+        if self.long_lived and self.verify is not None:
+            from g4f_flux_plugin import AiohttpTransport, CurlCffiTransport
+
+            kind = AiohttpTransport if self.transport_name == "aiohttp" else CurlCffiTransport
+            self._shared = kind(verify=self.verify)
+        elif self.long_lived:
             self._shared, _ = make_transport(self.transport_name)
         if self.transport_name is None:
             # The default path: no transport anywhere, so the generation and

@@ -30,20 +30,27 @@ from relay import RelayThread, TcpRelay  # tests/relay.py (see server.py)
 from report import Target, md_table
 from server import Replica
 from stats import Dist, fmt, fmt_ratio, ratio
+from tls import ThrowawayCA
 
 DEFAULT_RTT_MS = 60.0
 LINKS = ("link", "loopback")
+TLS_LINK = "TLS link"  # the same delay, with TLS terminated behind it
 FLOOR_SCRIPT = "floor script"
 
 
-def _contenders(url: str) -> list[Contender]:
-    """The network section's contenders, all pointed at ``url``."""
+def _contenders(url: str, ca_path: str | None = None) -> list[Contender]:
+    """The network section's contenders, all pointed at ``url``; over TLS
+    (``ca_path``: the throwaway CA, see ``tls.py``) also curl_cffi."""
     found: list[Contender] = [
         FloorContender(url, "call", name="floor (aiohttp keep-alive, call)"),
         ProviderContender(url, None, None, False, name="provider as g4f calls it (no transport)"),
         # make_transport("aiohttp") is AiohttpTransport(), as a caller would make it.
         ProviderContender(url, "aiohttp", None, True, name="provider, one long-lived AiohttpTransport"),
     ]
+    if ca_path is not None and available("curl_cffi"):
+        # curl_cffi reads its own CA bundle, not SSL_CERT_FILE: it is given the CA.
+        found.append(ProviderContender(url, "curl_cffi", None, True, verify=ca_path,
+                                       name="provider, one long-lived CurlCffiTransport"))
     if available("gradio_client"):
         found.append(GradioClientContender(url, download=False, name="gradio_client Client().predict"))
     return found
@@ -91,13 +98,23 @@ def _replica_jobs(replica: Replica, path: str = "/_replica/jobs", method: str = 
 
 
 async def _generations(replica: Replica, relays: RelayThread, plan: Plan, rtt: float,
-                       seeds: Seeds) -> list[NetResult]:
+                       seeds: Seeds, ca: ThrowawayCA | None) -> list[NetResult]:
     links = {"link": rtt, "loopback": 0.0}
+    if ca is not None:
+        links[TLS_LINK] = rtt
     runs: list[tuple[Contender, TcpRelay, NetResult]] = []
     for link, delay in links.items():
-        for index in range(len(_contenders(replica.url))):
-            relay = relays.relay(replica.url, delay)
-            contender = _contenders(relay.url)[index]  # one relay each: its connections are its own
+        ca_path = ca.ca_path if link == TLS_LINK else None
+        for index in range(len(_contenders(replica.url, ca_path))):
+            if link == TLS_LINK:
+                # The delaying relay carries the TLS bytes, handshake included,
+                # to a relay that terminates TLS in front of the replica.
+                relay = relays.relay(relays.relay(replica.url, 0.0, ca.server_context).url, delay)
+                url = "https://" + relay.url.split("://", 1)[1]
+            else:
+                relay = relays.relay(replica.url, delay)
+                url = relay.url
+            contender = _contenders(url, ca_path)[index]  # one relay each: its connections are its own
             await contender.setup()
             runs.append((contender, relay, NetResult(contender.name, link, contender.protocol,
                                                      setup_connections=relay.connections)))
@@ -184,13 +201,16 @@ def _cold(relays: RelayThread, replica: Replica, plan: Plan, rtt: float) -> Cold
     return ColdResult(ms, connections, labels, errors)
 
 
-def measure(replica: Replica, plan: Plan, rtt_ms: float, seeds: Seeds) -> NetworkResult:
-    """Sequential generations per contender on both links, then the cold command lines."""
+def measure(replica: Replica, plan: Plan, rtt_ms: float, seeds: Seeds,
+            ca: ThrowawayCA | None = None) -> NetworkResult:
+    """Sequential generations per contender on every link (the TLS one with
+    ``ca``, see ``tls.py``), then the cold command lines."""
     rtt = rtt_ms / 1000
     _replica_jobs(replica, "/_replica/reset", "POST")  # only this section's jobs from here on
     with RelayThread() as relays:
-        log(f"network: {plan.net_reps} generations per contender, RTT {rtt_ms:g} ms and loopback")
-        generations = asyncio.run(_generations(replica, relays, plan, rtt, seeds))
+        log(f"network: {plan.net_reps} generations per contender, RTT {rtt_ms:g} ms"
+            f"{', over TLS too' if ca else ''} and loopback")
+        generations = asyncio.run(_generations(replica, relays, plan, rtt, seeds, ca))
         _attach_job_times(generations, _replica_jobs(replica))
         log(f"network: cold command lines, {plan.cold_runs} runs each")
         cold = _cold(relays, replica, plan, rtt)
@@ -215,18 +235,21 @@ def targets(net: NetworkResult) -> list[Target]:
     """The default path over the link vs the floor, and the cold command line vs the floor script."""
     by = {(r.name, r.link): r for r in net.generations}
     found: list[Target] = []
-    ours, floor = by.get((G4F_PATH, "link")), by.get((FLOOR, "link"))
-    if ours and floor:
+    for link in ("link", TLS_LINK):
+        ours, floor = by.get((G4F_PATH, link)), by.get((FLOOR, link))
+        if not (ours and floor):
+            continue
+        where = f"{net.rtt_ms:g} ms RTT" + (" over TLS" if link == TLS_LINK else "")
         mine, _ = round_trips(ours, by.get((G4F_PATH, "loopback")), net.rtt_ms)
         theirs, _ = round_trips(floor, by.get((FLOOR, "loopback")), net.rtt_ms)
         extra = None if mine is None or theirs is None else mine - theirs
-        found.append(Target(f"network, {net.rtt_ms:g} ms RTT: {G4F_PATH}, round trips per generation beyond the "
+        found.append(Target(f"network, {where}: {G4F_PATH}, round trips per generation beyond the "
                             "floor's", f"<= {RTT_LIMIT} RTT",
                             f"{fmt(extra, 2)} RTT more ({fmt(mine, 2)} vs {fmt(theirs, 2)} beyond the job)",
                             None, None if extra is None else extra <= RTT_LIMIT))
         later = ours.connections[1:]
         per = statistics.mean(later) if later else None
-        found.append(Target(f"network: {G4F_PATH}, new connections per generation after the first",
+        found.append(Target(f"network, {where}: {G4F_PATH}, new connections per generation after the first",
                             f"< {CONNECTIONS_LIMIT}", f"{fmt(per, 2)} ({sum(ours.connections)} in "
                             f"{len(ours.connections)} generations)", None,
                             None if per is None else per < CONNECTIONS_LIMIT))
@@ -260,13 +283,34 @@ def render(net: NetworkResult, plan: Plan) -> str:
         "set-up (the floor's and gradio_client's discovery), in the first generation, and per generation "
         "after the first. The provider \"as g4f calls it\" gets no `transport=`; the long-lived one gets "
         "one `AiohttpTransport()` for all its generations.\n")
+    out.append(_generations_table(net, "link"))
+    out.append("")
+    if any(r.link == TLS_LINK for r in net.generations):
+        out.append(f"Over TLS: the same {rtt:g} ms link, carrying TLS to a relay that terminates it in front of "
+                   "the replica with a certificate for 127.0.0.1 from a CA made for this run, so a new "
+                   "connection also pays its TLS handshake over the link (one more RTT with TLS 1.3) and its "
+                   "CPU. aiohttp and gradio_client's httpx trust that CA through `SSL_CERT_FILE` (the "
+                   "provider as g4f calls it is unchanged); curl_cffi reads its own CA bundle, so its "
+                   "transport gets the CA's path (`verify=`). Round trips the link adds: over plain "
+                   "loopback.\n")
+        out.append(_generations_table(net, TLS_LINK))
+        out.append("")
+    else:
+        out.append("TLS is not measured in this run (it needs trustme for its throwaway CA).\n")
+    if net.cold is not None:
+        out.append(_render_cold(net.cold, plan, rtt))
+    return "\n".join(out) + "\n"
+
+
+def _generations_table(net: NetworkResult, link: str) -> str:
+    """Per contender over ``link``, compared with its own loopback run."""
     by = {(r.name, r.link): r for r in net.generations}
     rows = []
     for r in net.generations:
-        if r.link != "link":
+        if r.link != link:
             continue
         loopback = by.get((r.name, "loopback"))
-        beyond_job, over_loopback = round_trips(r, loopback, rtt)
+        beyond_job, over_loopback = round_trips(r, loopback, net.rtt_ms)
         later = r.connections[1:]
         rows.append([r.name, r.protocol, fmt(r.ms.median, 1), fmt(r.first_ms, 1),
                      fmt(loopback.ms.median if loopback else None, 1), fmt(r.job_ms.median, 1),
@@ -274,19 +318,11 @@ def render(net: NetworkResult, plan: Plan) -> str:
                      str(r.connections[0]) if r.connections else "n/a",
                      fmt(statistics.mean(later), 2) if later else "n/a",
                      str(sum(r.connections)), str(len(r.ms)), str(r.errors + (loopback.errors if loopback else 0))])
-    out.append(md_table(["contender", "protocol", "median ms to the URL", "first ms", "loopback median ms",
-                         "job ms (replica)", "round trips beyond the job", "round trips the link adds",
-                         "connections in set-up", "connections, first generation",
-                         "connections per generation after the first", "connections, all generations", "n",
-                         "errors"], rows))
-    out.append("")
-    if net.cold is not None:
-        out.append(_render_cold(net.cold, plan, rtt))
-    out.append("TLS is not measured here. Both transports now take a CA to trust (`verify=` a CA bundle's "
-               "path), which a TLS-terminating relay with a throwaway CA would need; that relay is not built "
-               "yet. Against the real Space a new connection also costs a TLS handshake (one more RTT with "
-               "TLS 1.3), so the connection columns above are the ones that grow.")
-    return "\n".join(out) + "\n"
+    return md_table(["contender", "protocol", "median ms to the URL", "first ms", "loopback median ms",
+                     "job ms (replica)", "round trips beyond the job", "round trips the link adds",
+                     "connections in set-up", "connections, first generation",
+                     "connections per generation after the first", "connections, all generations", "n",
+                     "errors"], rows)
 
 
 def _render_cold(cold: ColdResult, plan: Plan, rtt: float) -> str:

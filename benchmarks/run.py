@@ -14,7 +14,8 @@ latency      one generation, image download included, for the provider (each
              ``gradio_client``; contenders are interleaved round-robin.
 throughput   generations/s for N generations at 1, 8 and 32 at a time.
 network      over a relay that adds a round-trip time: round trips and TCP
-             connections per generation, and cold command lines (``g4f-flux``
+             connections per generation, over plain HTTP and over TLS (a
+             throwaway CA, ``tls.py``), and cold command lines (``g4f-flux``
              vs the floor as a script) over that link and on loopback.
 memory       peak memory of 32 generations at a time (tracemalloc peak and
              RSS high-water-mark delta), one fresh process per contender.
@@ -50,6 +51,7 @@ import network  # noqa: E402
 import sse  # noqa: E402
 import startup  # noqa: E402
 import throughput  # noqa: E402
+import tls  # noqa: E402
 from common import DEFAULT_OUTPUT, FULL, QUICK, SIZE, STEPS, Plan, Seeds, log  # noqa: E402
 from contenders import latency_contenders, throughput_contenders  # noqa: E402
 from report import RunInfo, load_average, page  # noqa: E402
@@ -102,6 +104,8 @@ def measure(plan: Plan, sections: set[str], rtt_ms: float) -> tuple[dict[str, ob
     Returns the results and where the replica ran (for the report)."""
     results: dict[str, object] = {}
     placement = "not started"
+    # Before anything imports aiohttp, which reads the trusted CAs once (tls.py).
+    ca = tls.trust_throwaway_ca() if "network" in sections else None
     seeds = Seeds()
     if sections & REPLICA_SECTIONS:
         log("starting the replica")
@@ -113,11 +117,13 @@ def measure(plan: Plan, sections: set[str], rtt_ms: float) -> tuple[dict[str, ob
                 _attempt(results, ("latency", "throughput"),
                          lambda: asyncio.run(_latency_and_throughput(replica, plan, sections, seeds)))
             if "network" in sections:
-                _attempt(results, ("network",), lambda: (network.measure(replica, plan, rtt_ms, seeds),))
+                _attempt(results, ("network",), lambda: (network.measure(replica, plan, rtt_ms, seeds, ca),))
             if "memory" in sections:
                 _attempt(results, ("memory",), lambda: (memory.measure(replica.url, plan),))
         finally:
             replica.stop()
+            if ca is not None:
+                ca.close()
     if "startup" in sections:
         log("start-up")
         _attempt(results, ("startup",), lambda: (startup.measure(plan),))

@@ -30,7 +30,7 @@ Only the standard library is used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 __all__ = [
     "Event",
@@ -54,9 +54,13 @@ class SSELimitError(SSEError):
     """A line or the data of one event grew beyond the decoder's size limit."""
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
     """One dispatched server-sent event.
+
+    A named tuple: immutable and without a per-instance dict, like a frozen
+    slotted dataclass, and twice as fast to build (building the dataclass
+    took about a fifth of the decoder's time on a Gradio stream). Being a
+    tuple, it also compares equal to a plain tuple of the same four values.
 
     ``event``
         The event type: the last ``event`` field of the block, or ``"message"``

@@ -26,12 +26,18 @@ _CHUNK = 65536
 
 class TcpRelay:
     """Forwards connections on 127.0.0.1 to ``target``, counting them (``connections``),
-    with ``rtt`` seconds of round-trip time (0: none). An async context manager."""
+    with ``rtt`` seconds of round-trip time (0: none). An async context manager.
 
-    def __init__(self, target: str, rtt: float = 0.0) -> None:
+    With ``tls`` (a server-side ``ssl.SSLContext``) it terminates TLS: clients
+    speak https to it and ``target`` gets plain HTTP. To put the handshake's
+    own round trips on a link, chain a delaying relay in front of one that
+    terminates TLS with no delay."""
+
+    def __init__(self, target: str, rtt: float = 0.0, tls=None) -> None:
         parts = urlsplit(target)
         self.target = (parts.hostname, parts.port)
         self.rtt = rtt
+        self.tls = tls
         self.connections = 0
         self._server: asyncio.base_events.Server | None = None
         self._handlers: set[asyncio.Task] = set()
@@ -40,7 +46,7 @@ class TcpRelay:
     def url(self) -> str:
         """The relay's root URL (what clients use instead of the target's)."""
         host, port = self._server.sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
     async def __aenter__(self) -> "TcpRelay":
         return await self.start()
@@ -50,7 +56,7 @@ class TcpRelay:
 
     async def start(self) -> "TcpRelay":
         """Listen on a free port of 127.0.0.1."""
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
         return self
 
     async def aclose(self) -> None:
@@ -149,8 +155,9 @@ class RelayThread:
     def _call(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
 
-    def relay(self, target: str, rtt: float) -> TcpRelay:
-        """A new relay to ``target`` with ``rtt`` seconds of round-trip time, listening."""
-        relay = self._call(TcpRelay(target, rtt).start())
+    def relay(self, target: str, rtt: float, tls=None) -> TcpRelay:
+        """A new relay to ``target`` with ``rtt`` seconds of round-trip time (and
+        TLS terminated with ``tls``, see :class:`TcpRelay`), listening."""
+        relay = self._call(TcpRelay(target, rtt, tls).start())
         self._relays.append(relay)
         return relay

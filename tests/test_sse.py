@@ -7,7 +7,6 @@ events"; the ``test_spec_*`` streams are the worked examples of 9.2.6.
 
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 
@@ -517,16 +516,17 @@ def test_empty_feeds_and_buffer_types() -> None:
 # -- Event ----------------------------------------------------------------------------
 
 
-def test_event_is_a_frozen_slotted_dataclass() -> None:
-    assert [f.name for f in dataclasses.fields(Event)] == ["event", "data", "id", "retry"]
+def test_event_is_an_immutable_named_tuple() -> None:
+    assert Event._fields == ("event", "data", "id", "retry")
     assert Event() == Event(event="message", data="", id=None, retry=None)
     event = decode(b"data: a\n\n")[0][0]
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):
         event.data = "b"  # type: ignore[misc]
     assert not hasattr(event, "__dict__")
     # Decoder-made events behave exactly like constructed ones.
     assert event == Event(data="a") and hash(event) == hash(Event(data="a"))
     assert repr(event) == "Event(event='message', data='a', id=None, retry=None)"
+    assert (event.event, event.data, event.id, event.retry) == ("message", "a", None, None)
 
 
 # -- encode_event -----------------------------------------------------------------------
