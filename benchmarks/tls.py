@@ -31,9 +31,15 @@ class ThrowawayCA:
     ca_path: str
     server_context: ssl.SSLContext
     _directory: tempfile.TemporaryDirectory
+    _previous: str | None  # SSL_CERT_FILE before, restored by close()
 
     def close(self) -> None:
-        """Remove the CA's file."""
+        """Remove the CA's file and restore ``SSL_CERT_FILE`` (later child processes
+        must not inherit a path that no longer exists)."""
+        if self._previous is None:
+            os.environ.pop("SSL_CERT_FILE", None)
+        else:
+            os.environ["SSL_CERT_FILE"] = self._previous
         self._directory.cleanup()
 
 
@@ -62,5 +68,6 @@ def trust_throwaway_ca() -> ThrowawayCA | None:
             bundle.write(Path(certifi.where()).read_bytes())
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("127.0.0.1").configure_cert(context)
+    previous = os.environ.get("SSL_CERT_FILE")
     os.environ["SSL_CERT_FILE"] = ca_path
-    return ThrowawayCA(ca_path, context, directory)
+    return ThrowawayCA(ca_path, context, directory, previous)
