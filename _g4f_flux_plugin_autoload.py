@@ -1,4 +1,5 @@
 """Start-up hook of g4f-flux-plugin: waits for ``import g4f`` (see g4f_flux_plugin/_hook.py)."""
+
 import os
 import sys
 

@@ -6,9 +6,10 @@ import importlib.util
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, TypeVar
+from typing import TypeVar
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -55,8 +56,19 @@ class Plan:
 
 FULL = Plan()
 QUICK = Plan(
-    latency_warmup=1, latency_reps=4, tp_total=20, tp_reps=(1, 1, 1), mem_reps=1, startup_runs=2,
-    probe_runs=2, hook_runs=3, sse_mb=0.5, sse_byte_kb=64, sse_reps=2, net_reps=3, cold_runs=1,
+    latency_warmup=1,
+    latency_reps=4,
+    tp_total=20,
+    tp_reps=(1, 1, 1),
+    mem_reps=1,
+    startup_runs=2,
+    probe_runs=2,
+    hook_runs=3,
+    sse_mb=0.5,
+    sse_byte_kb=64,
+    sse_reps=2,
+    net_reps=3,
+    cold_runs=1,
 )
 
 

@@ -68,8 +68,15 @@ class ProviderContender(Contender):
 
     group = "provider"
 
-    def __init__(self, url: str, transport: str | None, protocol: str | None, long_lived: bool,
-                 name: str | None = None, verify: str | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        transport: str | None,
+        protocol: str | None,
+        long_lived: bool,
+        name: str | None = None,
+        verify: str | None = None,
+    ) -> None:
         self.url = url
         self.verify = verify  # a CA bundle for the long-lived transport (the TLS link's curl_cffi)
         self.transport_name = transport
@@ -81,8 +88,8 @@ class ProviderContender(Contender):
 
     async def setup(self) -> None:
         # The provider first: the package's natural entry (it imports g4f).
-        from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
         from g4f_flux_plugin._transports import make_transport
+        from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
 
         self._provider = BlackForestLabs_Flux1Schnell
         self._make = make_transport
@@ -133,8 +140,15 @@ class ProviderContender(Contender):
             options["protocol"] = self._protocol_arg
         last = None
         async for item in self._provider.create_async_generator(
-            "flux-schnell", None, prompt=PROMPT, width=SIZE, height=SIZE,
-            num_inference_steps=STEPS, seed=seed, api_base=self.url, **options,
+            "flux-schnell",
+            None,
+            prompt=PROMPT,
+            width=SIZE,
+            height=SIZE,
+            num_inference_steps=STEPS,
+            seed=seed,
+            api_base=self.url,
+            **options,
         ):
             last = item
         return last.images[0]
@@ -198,8 +212,7 @@ class GradioClientContender(Contender):
         def build():
             from gradio_client import Client
 
-            return Client(self.url, verbose=False, download_files=self._tmp or False,
-                          analytics_enabled=False)
+            return Client(self.url, verbose=False, download_files=self._tmp or False, analytics_enabled=False)
 
         self._client = await asyncio.to_thread(build)
 
@@ -247,10 +260,19 @@ def throughput_contenders(url: str) -> list[Contender]:
     """The latency contenders minus the long-lived curl_cffi ones (to keep the run short), ordered
     so that each floor runs right next to the aiohttp provider variants it is compared with
     (batches are long, and the machine's load drifts between them)."""
-    order = ["provider default/queue", "provider aiohttp/queue", "floor queue",
-             "provider aiohttp/queue long-lived", "provider curl_cffi/queue", "gradio_client",
-             "provider curl_cffi/call", "provider aiohttp/call long-lived", "floor call",
-             "provider aiohttp/call", "provider default/call"]
+    order = [
+        "provider default/queue",
+        "provider aiohttp/queue",
+        "floor queue",
+        "provider aiohttp/queue long-lived",
+        "provider curl_cffi/queue",
+        "gradio_client",
+        "provider curl_cffi/call",
+        "provider aiohttp/call long-lived",
+        "floor call",
+        "provider aiohttp/call",
+        "provider default/call",
+    ]
     by_name = {c.name: c for c in latency_contenders(url)}
     return [by_name[name] for name in order if name in by_name]
 
@@ -286,6 +308,7 @@ async def run_batch(contender: Contender, total: int, at_once: int, seeds: Seeds
             log(f"{contender.name}: {type(error).__name__}: {error}")
 
     if contender.blocking:
+
         def worker_sync() -> None:
             while claim():
                 try:

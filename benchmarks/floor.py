@@ -51,7 +51,7 @@ class FloorClient:
             self._session = aiohttp.ClientSession()
         return self._session
 
-    async def discover(self) -> "FloorClient":
+    async def discover(self) -> FloorClient:
         """Read api_prefix, fn_index and trigger_id of ``infer`` from /config (once)."""
         async with self.session.get(f"{self.root}/config") as response:
             config = await response.json()
@@ -80,8 +80,13 @@ class FloorClient:
         """One generation over the queue protocol (join + data), up to the image's URL."""
         session = self.session
         session_hash = uuid.uuid4().hex[:12]
-        payload = {"data": data, "event_data": None, "fn_index": self.fn_index,
-                   "trigger_id": self.trigger_id, "session_hash": session_hash}
+        payload = {
+            "data": data,
+            "event_data": None,
+            "fn_index": self.fn_index,
+            "trigger_id": self.trigger_id,
+            "session_hash": session_hash,
+        }
         async with session.post(f"{self.root}{self.prefix}/queue/join", json=payload) as response:
             await response.read()
         url = f"{self.root}{self.prefix}/queue/data?session_hash={session_hash}"
@@ -140,5 +145,8 @@ if __name__ == "__main__":
     parser.add_argument("--steps", type=int, default=1)
     args = parser.parse_args()
     # The Space's own argument order: prompt, seed, randomize_seed, width, height, steps.
-    asyncio.run(_one_job(args.root, args.protocol, args.output,
-                         [args.prompt, 0, True, args.size, args.size, args.steps]))
+    asyncio.run(
+        _one_job(
+            args.root, args.protocol, args.output, [args.prompt, 0, True, args.size, args.size, args.steps]
+        )
+    )

@@ -91,26 +91,50 @@ def targets(lat: list[LatencyResult]) -> list[Target]:
     by = {r.name: r for r in lat}
     found: list[Target] = []
     gc_ms = by["gradio_client"].ms.median if "gradio_client" in by else None
-    for name in ("provider aiohttp/queue", "provider aiohttp/call",
-                 "provider aiohttp/queue long-lived", "provider aiohttp/call long-lived"):
+    for name in (
+        "provider aiohttp/queue",
+        "provider aiohttp/call",
+        "provider aiohttp/queue long-lived",
+        "provider aiohttp/call long-lived",
+    ):
         r, floor = by[name], _floor_of(by[name], by)
         value = ratio(r.ms.median, floor.ms.median)
         kind = "" if name.endswith("long-lived") else " (session per generation)"
-        found.append(Target(
-            f"latency: {name}{kind} vs floor {r.protocol}", f"<= {LIMIT}x",
-            f"{fmt(r.ms.median, 2)} vs {fmt(floor.ms.median, 2)} ms (client CPU "
-            f"{fmt(r.cpu_ms.median, 2)} vs {fmt(floor.cpu_ms.median, 2)} ms)",
-            value, value is not None and value <= LIMIT))
-    worst = max((r for r in lat if r.group == "provider"),
-                key=lambda r: ratio(r.ms.median, _floor_of(r, by).ms.median) or 0)
+        found.append(
+            Target(
+                f"latency: {name}{kind} vs floor {r.protocol}",
+                f"<= {LIMIT}x",
+                f"{fmt(r.ms.median, 2)} vs {fmt(floor.ms.median, 2)} ms (client CPU "
+                f"{fmt(r.cpu_ms.median, 2)} vs {fmt(floor.cpu_ms.median, 2)} ms)",
+                value,
+                value is not None and value <= LIMIT,
+            )
+        )
+    worst = max(
+        (r for r in lat if r.group == "provider"),
+        key=lambda r: ratio(r.ms.median, _floor_of(r, by).ms.median) or 0,
+    )
     value = ratio(worst.ms.median, _floor_of(worst, by).ms.median)
-    found.append(Target(f"latency: worst provider configuration ({worst.name}) vs floor {worst.protocol}",
-                        f"<= {LIMIT}x", f"{fmt(worst.ms.median)} ms", value, value is not None and value <= LIMIT))
+    found.append(
+        Target(
+            f"latency: worst provider configuration ({worst.name}) vs floor {worst.protocol}",
+            f"<= {LIMIT}x",
+            f"{fmt(worst.ms.median)} ms",
+            value,
+            value is not None and value <= LIMIT,
+        )
+    )
     for name in ("provider aiohttp/queue", "provider aiohttp/call"):
         value = ratio(by[name].ms.median, gc_ms)
-        found.append(Target(f"latency: {name} vs gradio_client", f"< {GRADIO_LIMIT}x",
-                            f"{fmt(by[name].ms.median)} ms vs {fmt(gc_ms)} ms", value,
-                            None if value is None else value < GRADIO_LIMIT))
+        found.append(
+            Target(
+                f"latency: {name} vs gradio_client",
+                f"< {GRADIO_LIMIT}x",
+                f"{fmt(by[name].ms.median)} ms vs {fmt(gc_ms)} ms",
+                value,
+                None if value is None else value < GRADIO_LIMIT,
+            )
+        )
     return found
 
 
@@ -119,40 +143,65 @@ def notes(lat: list[LatencyResult]) -> list[str]:
     floor = {r.name: r for r in lat}.get("floor queue")
     if floor is None:
         return []
-    return [f"The floor's client CPU is {fmt(floor.cpu_ms.median, 2)} ms of its {fmt(floor.ms.median, 2)} ms "
-            "per generation: the rest is Gradio's queue in the replica, so latency ratios between lean clients "
-            "stay close to 1 and differences of a few percent are within the run's noise (see p10/p90). A "
-            "generation's client CPU adds to its latency one for one (client and server take turns), so the "
-            "\"client CPU\" columns show what each client itself costs: a session per generation (a named "
-            "transport) pays a new session and connection each time, on top of the long-lived variant's CPU."]
+    return [
+        f"The floor's client CPU is {fmt(floor.cpu_ms.median, 2)} ms of its {fmt(floor.ms.median, 2)} ms "
+        "per generation: the rest is Gradio's queue in the replica, so latency ratios between lean clients "
+        "stay close to 1 and differences of a few percent are within the run's noise (see p10/p90). A "
+        "generation's client CPU adds to its latency one for one (client and server take turns), so the "
+        '"client CPU" columns show what each client itself costs: a session per generation (a named '
+        "transport) pays a new session and connection each time, on top of the long-lived variant's CPU."
+    ]
 
 
 def render(lat: list[LatencyResult], plan: Plan) -> str:
     """The latency section."""
-    intro = (f"{plan.latency_warmup} warm-up round(s), then {plan.latency_reps} rounds; each round runs every "
-             "contender once, starting from a different one each round. \"session per generation\" is the "
-             "provider's default (`transport=\"aiohttp\"`/`\"curl_cffi\"`: a new session, so a new connection, "
-             "every generation; here the image is downloaded over that same session before it is closed); "
-             "\"long-lived\" passes one transport instance (`AiohttpTransport()`/`CurlCffiTransport()`) "
-             "to every generation, which the provider uses and does not close, so connections are kept "
-             "alive across generations. The floor (`benchmarks/floor.py`) keeps one aiohttp session "
-             "for the whole run. gradio_client: `Client(url)` built once, then `predict(...)`, which "
-             "downloads the file itself (into a temporary directory) before returning. Client CPU is the "
-             "benchmark process's CPU time during the generation. New TCP connections are counted with the "
-             "`socket.connect` audit event, which curl's own sockets do not raise.\n")
+    intro = (
+        f"{plan.latency_warmup} warm-up round(s), then {plan.latency_reps} rounds; each round runs every "
+        'contender once, starting from a different one each round. "session per generation" is the '
+        'provider\'s default (`transport="aiohttp"`/`"curl_cffi"`: a new session, so a new connection, '
+        "every generation; here the image is downloaded over that same session before it is closed); "
+        '"long-lived" passes one transport instance (`AiohttpTransport()`/`CurlCffiTransport()`) '
+        "to every generation, which the provider uses and does not close, so connections are kept "
+        "alive across generations. The floor (`benchmarks/floor.py`) keeps one aiohttp session "
+        "for the whole run. gradio_client: `Client(url)` built once, then `predict(...)`, which "
+        "downloads the file itself (into a temporary directory) before returning. Client CPU is the "
+        "benchmark process's CPU time during the generation. New TCP connections are counted with the "
+        "`socket.connect` audit event, which curl's own sockets do not raise.\n"
+    )
     by = {r.name: r for r in lat}
     gradio = by.get("gradio_client")
     rows = []
     for r in lat:
         floor = _floor_of(r, by)
-        rows.append([r.name, fmt(r.ms.median, 2), fmt(r.ms.p10, 2), fmt(r.ms.p90, 2),
-                     fmt_ratio(ratio(r.ms.median, floor.ms.median if floor else None)),
-                     fmt_ratio(ratio(r.ms.median, gradio.ms.median if gradio else None)),
-                     fmt(r.cpu_ms.median, 2),
-                     fmt_ratio(ratio(r.cpu_ms.median, floor.cpu_ms.median if floor else None)),
-                     "n/a (C sockets)" if "curl_cffi" in r.name else fmt(r.connects / max(1, len(r.ms)), 2),
-                     str(len(r.ms)), str(r.errors)])
-    table = md_table(["contender", "median ms", "p10", "p90", "vs floor (same protocol)",
-                      "vs gradio_client", "client CPU ms", "CPU vs floor", "new TCP connections per generation",
-                      "n", "errors"], rows)
+        rows.append(
+            [
+                r.name,
+                fmt(r.ms.median, 2),
+                fmt(r.ms.p10, 2),
+                fmt(r.ms.p90, 2),
+                fmt_ratio(ratio(r.ms.median, floor.ms.median if floor else None)),
+                fmt_ratio(ratio(r.ms.median, gradio.ms.median if gradio else None)),
+                fmt(r.cpu_ms.median, 2),
+                fmt_ratio(ratio(r.cpu_ms.median, floor.cpu_ms.median if floor else None)),
+                "n/a (C sockets)" if "curl_cffi" in r.name else fmt(r.connects / max(1, len(r.ms)), 2),
+                str(len(r.ms)),
+                str(r.errors),
+            ]
+        )
+    table = md_table(
+        [
+            "contender",
+            "median ms",
+            "p10",
+            "p90",
+            "vs floor (same protocol)",
+            "vs gradio_client",
+            "client CPU ms",
+            "CPU vs floor",
+            "new TCP connections per generation",
+            "n",
+            "errors",
+        ],
+        rows,
+    )
     return f"{HEADING}\n\n{intro}\n{table}\n"

@@ -74,8 +74,12 @@ async def worker(url: str, name: str, at_once: int, reps: int) -> dict:
             _current, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
             peaks.append(peak / 1024)
-        return {"name": name, "rss_delta_kib": rss_deltas, "tracemalloc_peak_kib": peaks,
-                "rss_kib": _proc_status_kib("VmRSS")}
+        return {
+            "name": name,
+            "rss_delta_kib": rss_deltas,
+            "tracemalloc_peak_kib": peaks,
+            "rss_kib": _proc_status_kib("VmRSS"),
+        }
     finally:
         await contender.aclose()
 
@@ -86,9 +90,18 @@ def measure(url: str, plan: Plan) -> list[dict]:
     for name in contender_names(quick=plan is QUICK):
         log(f"memory: {name}")
         out = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve()), url, name,
-             str(plan.mem_concurrency), str(plan.mem_reps)],
-            capture_output=True, text=True, cwd=ROOT, timeout=600,
+            [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                url,
+                name,
+                str(plan.mem_concurrency),
+                str(plan.mem_reps),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=600,
         )
         if out.returncode != 0:
             log(f"memory worker for {name} failed:\n{out.stderr[-2000:]}")
@@ -100,25 +113,48 @@ def measure(url: str, plan: Plan) -> list[dict]:
 
 def render(mem: list[dict], plan: Plan) -> str:
     """The memory section."""
-    intro = ("Each contender in a fresh interpreter: one generation to warm up (imports, the provider's "
-             "config cache, connections), then batches of "
-             f"{plan.mem_concurrency} concurrent generations. RSS delta: peak RSS during the batch (VmHWM, "
-             "reset before it) minus RSS before it, for the first batch and the median of all. "
-             "tracemalloc peak: Python allocations traced from the batch's start (median); it does not see "
-             "memory that C libraries (curl) allocate, the RSS columns do.\n")
-    floor_peak = {m["name"]: statistics.median(m["tracemalloc_peak_kib"]) for m in mem
-                  if m["name"].startswith("floor") and "error" not in m}
+    intro = (
+        "Each contender in a fresh interpreter: one generation to warm up (imports, the provider's "
+        "config cache, connections), then batches of "
+        f"{plan.mem_concurrency} concurrent generations. RSS delta: peak RSS during the batch (VmHWM, "
+        "reset before it) minus RSS before it, for the first batch and the median of all. "
+        "tracemalloc peak: Python allocations traced from the batch's start (median); it does not see "
+        "memory that C libraries (curl) allocate, the RSS columns do.\n"
+    )
+    floor_peak = {
+        m["name"]: statistics.median(m["tracemalloc_peak_kib"])
+        for m in mem
+        if m["name"].startswith("floor") and "error" not in m
+    }
     rows = []
     for m in mem:
         if "error" in m:
             rows.append([m["name"], "error", "", "", "", "", m["error"][0][:80]])
             continue
         peak = statistics.median(m["tracemalloc_peak_kib"])
-        rows.append([m["name"], fmt(m["rss_delta_kib"][0], 0), fmt(statistics.median(m["rss_delta_kib"]), 0),
-                     fmt(peak, 0), fmt_ratio(ratio(peak, floor_peak.get(f"floor {protocol_of(m['name'])}"))),
-                     fmt(m["rss_kib"] / 1024, 1), ""])
-    table = md_table(["contender", "RSS delta KiB (first)", "RSS delta KiB (median)", "tracemalloc peak KiB",
-                      "peak vs floor", "process RSS MiB after", "note"], rows)
+        rows.append(
+            [
+                m["name"],
+                fmt(m["rss_delta_kib"][0], 0),
+                fmt(statistics.median(m["rss_delta_kib"]), 0),
+                fmt(peak, 0),
+                fmt_ratio(ratio(peak, floor_peak.get(f"floor {protocol_of(m['name'])}"))),
+                fmt(m["rss_kib"] / 1024, 1),
+                "",
+            ]
+        )
+    table = md_table(
+        [
+            "contender",
+            "RSS delta KiB (first)",
+            "RSS delta KiB (median)",
+            "tracemalloc peak KiB",
+            "peak vs floor",
+            "process RSS MiB after",
+            "note",
+        ],
+        rows,
+    )
     return f"## Memory: {plan.mem_concurrency} generations at a time\n\n{intro}\n{table}\n"
 
 

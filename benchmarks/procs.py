@@ -35,7 +35,7 @@ class Interpreters:
     def __init__(self) -> None:
         self._pycache: str | None = None
 
-    def __enter__(self) -> "Interpreters":
+    def __enter__(self) -> Interpreters:
         self._pycache = tempfile.mkdtemp(prefix="g4f-flux-bench-pycache-")
         return self
 
@@ -58,15 +58,30 @@ class Interpreters:
 
     def run(self, argv: list[str], hook: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
         """Run to the end (a failure raises), capturing the output as text."""
-        return subprocess.run(argv, env=self.env(hook), capture_output=True, text=True, check=True,
-                              cwd=tempfile.gettempdir(), timeout=timeout)
+        return subprocess.run(
+            argv,
+            env=self.env(hook),
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=tempfile.gettempdir(),
+            timeout=timeout,
+        )
 
     def wall_ms(self, argv: list[str], hook: bool = True, timeout: float = 300) -> float:
         """Wall time of the whole process, in ms (its output discarded; a failure raises
         :class:`subprocess.CalledProcessError` with the error output)."""
         start = time.perf_counter()
-        subprocess.run(argv, env=self.env(hook), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                       check=True, cwd=tempfile.gettempdir(), timeout=timeout)
+        subprocess.run(
+            argv,
+            env=self.env(hook),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=True,
+            cwd=tempfile.gettempdir(),
+            timeout=timeout,
+        )
         return (time.perf_counter() - start) * 1000
 
     def json(self, argv: list[str], hook: bool = True) -> dict:

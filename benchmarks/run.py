@@ -45,17 +45,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules, however this is loaded
 
-import latency  # noqa: E402
-import memory  # noqa: E402
-import network  # noqa: E402
-import sse  # noqa: E402
-import startup  # noqa: E402
-import throughput  # noqa: E402
-import tls  # noqa: E402
-from common import DEFAULT_OUTPUT, FULL, QUICK, SIZE, STEPS, Plan, Seeds, log  # noqa: E402
-from contenders import latency_contenders, throughput_contenders  # noqa: E402
-from report import RunInfo, load_average, page  # noqa: E402
-from server import Replica  # noqa: E402
+import latency
+import memory
+import network
+import sse
+import startup
+import throughput
+import tls
+from common import DEFAULT_OUTPUT, FULL, QUICK, SIZE, STEPS, Plan, Seeds, log
+from contenders import latency_contenders, throughput_contenders
+from report import RunInfo, load_average, page
+from server import Replica
 
 SECTIONS = ("latency", "throughput", "network", "memory", "startup", "sse")
 REPLICA_SECTIONS = {"latency", "throughput", "network", "memory"}
@@ -114,8 +114,11 @@ def measure(plan: Plan, sections: set[str], rtt_ms: float) -> tuple[dict[str, ob
         log(f"replica at {replica.url}, {placement}")
         try:
             if sections & {"latency", "throughput"}:
-                _attempt(results, ("latency", "throughput"),
-                         lambda: asyncio.run(_latency_and_throughput(replica, plan, sections, seeds)))
+                _attempt(
+                    results,
+                    ("latency", "throughput"),
+                    lambda: asyncio.run(_latency_and_throughput(replica, plan, sections, seeds)),
+                )
             if "network" in sections:
                 _attempt(results, ("network",), lambda: (network.measure(replica, plan, rtt_ms, seeds, ca),))
             if "memory" in sections:
@@ -135,8 +138,14 @@ def measure(plan: Plan, sections: set[str], rtt_ms: float) -> tuple[dict[str, ob
 
 def render(results: dict[str, object], plan: Plan, info: RunInfo) -> str:
     """The report: targets and notes from the sections that have them, then every section."""
-    modules = {"latency": latency, "throughput": throughput, "network": network, "memory": memory,
-               "startup": startup, "sse": sse}
+    modules = {
+        "latency": latency,
+        "throughput": throughput,
+        "network": network,
+        "memory": memory,
+        "startup": startup,
+        "sse": sse,
+    }
     measured = {name: value for name, value in results.items() if not isinstance(value, SectionFailed)}
     targets, notes, parts = [], [], []
     for name in ("latency", "throughput", "network", "startup", "sse"):  # the targets table's order
@@ -156,12 +165,19 @@ def render(results: dict[str, object], plan: Plan, info: RunInfo) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Parse the arguments, measure, write the report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a short run (smoke test): fewer generations and reps")
+    parser.add_argument(
+        "--quick", action="store_true", help="a short run (smoke test): fewer generations and reps"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="Markdown file to write")
-    parser.add_argument("--sections", default=",".join(SECTIONS),
-                        help=f"comma-separated subset of {', '.join(SECTIONS)}")
-    parser.add_argument("--rtt-ms", type=float, default=network.DEFAULT_RTT_MS,
-                        help="round-trip time of the network section's link (default %(default)g)")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help=f"comma-separated subset of {', '.join(SECTIONS)}"
+    )
+    parser.add_argument(
+        "--rtt-ms",
+        type=float,
+        default=network.DEFAULT_RTT_MS,
+        help="round-trip time of the network section's link (default %(default)g)",
+    )
     args = parser.parse_args(argv)
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
     unknown = sections - set(SECTIONS)
@@ -185,8 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         command += f" --sections {args.sections}"
     if args.rtt_ms != network.DEFAULT_RTT_MS:
         command += f" --rtt-ms {args.rtt_ms:g}"
-    server = (f"`tests/replica.py` (real Gradio, fake model), 0 s per step, {STEPS} step, {SIZE}x{SIZE}, queue "
-              f"concurrency limit {plan.replica_concurrency}, on loopback, {placement}")
+    server = (
+        f"`tests/replica.py` (real Gradio, fake model), 0 s per step, {STEPS} step, {SIZE}x{SIZE}, queue "
+        f"concurrency limit {plan.replica_concurrency}, on loopback, {placement}"
+    )
     report = render(results, plan, RunInfo(command, started, elapsed, load_at_start, server, plan))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report, encoding="utf-8")

@@ -19,7 +19,6 @@ import tempfile
 from pathlib import Path
 
 from common import REPLICA, ROOT
-
 from launch import ServerProcess, free_port  # tests/launch.py: one launcher for tests and benchmarks
 
 
@@ -34,13 +33,25 @@ class Replica:
         self.cpus: tuple[set[int], set[int]] | None = None
         self._logs = tempfile.TemporaryDirectory(prefix="bench-replica-")
 
-    def start(self, timeout: float = 180.0) -> "Replica":
+    def start(self, timeout: float = 180.0) -> Replica:
         """Start it, pinned (see the module docstring), and wait until it announces ``REPLICA READY <url>``."""
         port = free_port()
         self.server = ServerProcess(
-            [sys.executable, REPLICA, "--port", port, "--sleep", "0", "--concurrency-limit", self.concurrency],
-            log_path=Path(self._logs.name) / "replica.log", cwd=ROOT, name="replica",
-            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+            [
+                sys.executable,
+                REPLICA,
+                "--port",
+                port,
+                "--sleep",
+                "0",
+                "--concurrency-limit",
+                self.concurrency,
+            ],
+            log_path=Path(self._logs.name) / "replica.log",
+            cwd=ROOT,
+            name="replica",
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+        )
         self.process = self.server.process
         # Before Gradio starts its threads: they inherit the main thread's CPUs.
         self.cpus = pin(self.process.pid)
@@ -57,8 +68,10 @@ class Replica:
         if not self.cpus:
             return "on the same CPUs as the client (fewer than two CPUs: no pinning)"
         server, client = self.cpus
-        return (f"pinned to CPU {','.join(map(str, sorted(server)))}, the benchmark and its child processes "
-                f"to CPU {','.join(map(str, sorted(client)))}")
+        return (
+            f"pinned to CPU {','.join(map(str, sorted(server)))}, the benchmark and its child processes "
+            f"to CPU {','.join(map(str, sorted(client)))}"
+        )
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the replica process so far."""

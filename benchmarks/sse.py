@@ -6,8 +6,8 @@ from __future__ import annotations
 import codecs
 import gc
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from common import Plan, available, rotated
 from report import Target, md_table
@@ -89,12 +89,13 @@ def decode_ours(stream: bytes, chunk: int) -> int:
     """Events decoded by the plugin's decoder, fed ``chunk`` bytes at a time."""
     from g4f_flux_plugin._sse import SSEDecoder
 
-    decoder = SSEDecoder(max_line_bytes=max(1 << 20, len(stream) + 1),
-                         max_event_bytes=max(1 << 20, len(stream) + 1))
+    decoder = SSEDecoder(
+        max_line_bytes=max(1 << 20, len(stream) + 1), max_event_bytes=max(1 << 20, len(stream) + 1)
+    )
     count = 0
     feed = decoder.feed
     for start in range(0, len(stream), chunk):
-        count += len(feed(stream[start:start + chunk]))
+        count += len(feed(stream[start : start + chunk]))
     decoder.close()
     return count
 
@@ -110,7 +111,7 @@ def decode_httpx_sse(stream: bytes, chunk: int) -> int:
     decoder = SSEDecoder()
     count = 0
     for start in range(0, len(stream), chunk):
-        piece = text.decode(stream[start:start + chunk])
+        piece = text.decode(stream[start : start + chunk])
         if not piece:
             continue
         for line in lines.decode(piece):
@@ -128,7 +129,7 @@ def decode_naive(stream: bytes, chunk: int) -> int:
     buffer = b""
     count = 0
     for start in range(0, len(stream), chunk):
-        buffer += stream[start:start + chunk]
+        buffer += stream[start : start + chunk]
         *blocks, buffer = buffer.split(b"\n\n")
         for block in blocks:
             if block.startswith(b"data: "):
@@ -176,7 +177,9 @@ def measure(plan: Plan) -> SSEResult:
     cases = [("64 KiB chunks", 65536, stream), (f"byte at a time ({plan.sse_byte_kb} kB)", 1, small_stream)]
     expected = {id(s): decode_ours(s, 65536) for _, _, s in cases}
     functions = decoders()
-    mbps: dict[tuple[str, str], Dist] = {(name, label): Dist([]) for name in functions for label, _, _ in cases}
+    mbps: dict[tuple[str, str], Dist] = {
+        (name, label): Dist([]) for name in functions for label, _, _ in cases
+    }
     for rep in range(plan.sse_reps):
         for label, chunk, data in cases:
             for name in rotated(list(functions), rep):
@@ -192,8 +195,10 @@ def measure(plan: Plan) -> SSEResult:
     long_line = lambda n: b"data: " + b"x" * n + b"\n\n"  # noqa: E731 - one event, one huge line
     linearity = {"recorded stream": (Dist([]), Dist([])), "one long data line": (Dist([]), Dist([]))}
     sizes = {"recorded stream": (len(small), len(realistic)), "one long data line": (100_000, 1_000_000)}
-    inputs = {"recorded stream": (small, realistic),
-              "one long data line": (long_line(100_000), long_line(1_000_000))}
+    inputs = {
+        "recorded stream": (small, realistic),
+        "one long data line": (long_line(100_000), long_line(1_000_000)),
+    }
     reps = max(1, plan.sse_reps // 2)
     for _ in range(reps):
         for key, (a, b) in inputs.items():
@@ -209,28 +214,46 @@ def targets(sse: SSEResult) -> list[Target]:
     if (HTTPX_SSE, "64 KiB chunks") in sse.mbps:
         theirs = sse.mbps[(HTTPX_SSE, "64 KiB chunks")].median
         r = ratio(ours, theirs)
-        found.append(Target("SSE decoder vs httpx-sse, 64 KiB chunks", ">= 1.0x",
-                            f"{fmt(ours)} vs {fmt(theirs)} MB/s", r, r is not None and r >= 1.0))
+        found.append(
+            Target(
+                "SSE decoder vs httpx-sse, 64 KiB chunks",
+                ">= 1.0x",
+                f"{fmt(ours)} vs {fmt(theirs)} MB/s",
+                r,
+                r is not None and r >= 1.0,
+            )
+        )
     else:
-        found.append(Target("SSE decoder vs httpx-sse, 64 KiB chunks", ">= 1.0x",
-                            "httpx-sse not installed", None, None))
+        found.append(
+            Target(
+                "SSE decoder vs httpx-sse, 64 KiB chunks", ">= 1.0x", "httpx-sse not installed", None, None
+            )
+        )
     for key, (small, large) in sse.linearity.items():
         r = ratio(large.median, small.median)
         a, b = sse.linearity_sizes[key]
-        found.append(Target(f"SSE decoder linear byte at a time ({key}): MB/s at {b // 1000} kB / at {a // 1000} kB",
-                            ">= 0.8x", f"{fmt(large.median, 2)} vs {fmt(small.median, 2)} MB/s", r,
-                            r is not None and r >= 0.8))
+        found.append(
+            Target(
+                f"SSE decoder linear byte at a time ({key}): MB/s at {b // 1000} kB / at {a // 1000} kB",
+                ">= 0.8x",
+                f"{fmt(large.median, 2)} vs {fmt(small.median, 2)} MB/s",
+                r,
+                r is not None and r >= 0.8,
+            )
+        )
     return found
 
 
 def render(sse: SSEResult, plan: Plan) -> str:
     """The SSE decoding section."""
     out = ["## SSE decoding\n"]
-    out.append(f"A Gradio queue/data stream of {sse.stream_bytes / 1e6:.2f} MB ({sse.events:,} events): "
-               "the messages recorded from Gradio 6.31 (queue jobs, progress, errors, logs, heartbeats), "
-               "repeated. Every decoder must return the same number of events. httpx-sse is fed the way "
-               "its `aiter_sse` feeds it: incremental UTF-8 decoding, its `SSELineDecoder`, then its "
-               f"`SSEDecoder`. Median of {plan.sse_reps} runs, MB/s (higher is better).\n")
+    out.append(
+        f"A Gradio queue/data stream of {sse.stream_bytes / 1e6:.2f} MB ({sse.events:,} events): "
+        "the messages recorded from Gradio 6.31 (queue jobs, progress, errors, logs, heartbeats), "
+        "repeated. Every decoder must return the same number of events. httpx-sse is fed the way "
+        "its `aiter_sse` feeds it: incremental UTF-8 decoding, its `SSELineDecoder`, then its "
+        f"`SSEDecoder`. Median of {plan.sse_reps} runs, MB/s (higher is better).\n"
+    )
     labels = sorted({label for _, label in sse.mbps}, key=lambda s: not s.startswith("64"))
     ours = {label: sse.mbps[(OURS, label)].median for label in labels}
     rows = []
@@ -238,20 +261,30 @@ def render(sse: SSEResult, plan: Plan) -> str:
         row = [name]
         for label in labels:
             d = sse.mbps[(name, label)]
-            row += [f"{fmt(d.median, 2)} ({fmt(d.p10, 2)}–{fmt(d.p90, 2)})", fmt_ratio(ratio(d.median, ours[label]))]
+            row += [
+                f"{fmt(d.median, 2)} ({fmt(d.p10, 2)}–{fmt(d.p90, 2)})",
+                fmt_ratio(ratio(d.median, ours[label])),
+            ]
         rows.append(row)
     header = ["decoder"]
     for label in labels:
         header += [f"{label} MB/s (p10–p90)", "vs ours"]
     out.append(md_table(header, rows))
     out.append("")
-    out.append("Linearity of `g4f_flux_plugin._sse` fed one byte at a time (a quadratic buffer would make the "
-               "larger input much slower per byte):\n")
+    out.append(
+        "Linearity of `g4f_flux_plugin._sse` fed one byte at a time (a quadratic buffer would make the "
+        "larger input much slower per byte):\n"
+    )
     rows = []
     for key, (small, large) in sse.linearity.items():
         a, b = sse.linearity_sizes[key]
-        rows.append([key, f"{fmt(small.median, 2)} MB/s at {a / 1000:.0f} kB",
-                     f"{fmt(large.median, 2)} MB/s at {b / 1000:.0f} kB",
-                     fmt_ratio(ratio(large.median, small.median))])
+        rows.append(
+            [
+                key,
+                f"{fmt(small.median, 2)} MB/s at {a / 1000:.0f} kB",
+                f"{fmt(large.median, 2)} MB/s at {b / 1000:.0f} kB",
+                fmt_ratio(ratio(large.median, small.median)),
+            ]
+        )
     out.append(md_table(["input", "small", "large", "large / small"], rows))
     return "\n".join(out) + "\n"

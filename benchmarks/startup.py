@@ -16,9 +16,9 @@ import statistics
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from common import NO_AUTOLOAD, Plan, rotated
 from procs import Interpreters, bin_path
@@ -203,8 +203,11 @@ def _walls(procs: Interpreters, plan: Plan) -> StartupResult:
         ("python -c pass (hook on)", [py, "-c", "pass"], True),
         ("python -c 'import g4f' (hook off)", [py, "-c", "import g4f"], False),
         ("python -c 'import g4f' (hook on)", [py, "-c", "import g4f"], True),
-        ("python -c 'import g4f, g4f_flux_plugin.providers' (hook off)",
-         [py, "-c", "import g4f, g4f_flux_plugin.providers"], False),
+        (
+            "python -c 'import g4f, g4f_flux_plugin.providers' (hook off)",
+            [py, "-c", "import g4f, g4f_flux_plugin.providers"],
+            False,
+        ),
     ]
     if cli:
         variants.append(("g4f-flux --help", [cli, "--help"], True))
@@ -213,8 +216,10 @@ def _walls(procs: Interpreters, plan: Plan) -> StartupResult:
         try:
             procs.wall_ms(argv, hook)
         except subprocess.CalledProcessError as error:  # reported, and the rest still measured
-            result.notes.append(f"`{label}` failed (exit status {error.returncode}): "
-                                f"{(error.stderr or '').strip().splitlines()[-1:]}")
+            result.notes.append(
+                f"`{label}` failed (exit status {error.returncode}): "
+                f"{(error.stderr or '').strip().splitlines()[-1:]}"
+            )
             variants.remove((label, argv, hook))
             if label == "g4f-flux --help":
                 result.cli = None
@@ -276,9 +281,11 @@ def _hook(procs: Interpreters, plan: Plan, result: StartupResult, hook: list[str
     for _ in range(plan.hook_runs):
         stderr = _importtime(procs, "pass", hook=True)
         result.hook_importtime_us.values.append(
-            sum(importtime_us(stderr, lambda name: name in result.hook_imports)))
+            sum(importtime_us(stderr, lambda name: name in result.hook_imports))
+        )
         result.distutils_hack_us.values.append(
-            sum(importtime_us(stderr, lambda name: name == "_distutils_hack")))
+            sum(importtime_us(stderr, lambda name: name == "_distutils_hack"))
+        )
 
 
 def _hook_in_site(procs: Interpreters, plan: Plan, result: StartupResult) -> None:
@@ -302,66 +309,128 @@ def targets(start: StartupResult) -> list[Target]:
     found = []
     if start.autoload_ms is not None and start.autoload_ms.values:
         ms = start.autoload_ms.median
-        found.append(Target("import g4f: the start-up hook's work when g4f is imported (autoload(), in-process)",
-                            f"< {LIMIT_MS:g} ms", f"{fmt(ms, 2)} ms", ms / LIMIT_MS, ms < LIMIT_MS))
+        found.append(
+            Target(
+                "import g4f: the start-up hook's work when g4f is imported (autoload(), in-process)",
+                f"< {LIMIT_MS:g} ms",
+                f"{fmt(ms, 2)} ms",
+                ms / LIMIT_MS,
+                ms < LIMIT_MS,
+            )
+        )
     else:
-        found.append(Target("import g4f: the start-up hook's work (g4f_flux_plugin._registry.autoload)",
-                            f"< {LIMIT_MS:g} ms", "not yet available", None, None))
+        found.append(
+            Target(
+                "import g4f: the start-up hook's work (g4f_flux_plugin._registry.autoload)",
+                f"< {LIMIT_MS:g} ms",
+                "not yet available",
+                None,
+                None,
+            )
+        )
     ms = start.importtime_us["providers after g4f"].median / 1000
-    found.append(Target("import g4f_flux_plugin.providers after import g4f (-X importtime cumulative)",
-                        f"< {LIMIT_MS:g} ms", f"{fmt(ms, 2)} ms", ms / LIMIT_MS, ms < LIMIT_MS))
+    found.append(
+        Target(
+            "import g4f_flux_plugin.providers after import g4f (-X importtime cumulative)",
+            f"< {LIMIT_MS:g} ms",
+            f"{fmt(ms, 2)} ms",
+            ms / LIMIT_MS,
+            ms < LIMIT_MS,
+        )
+    )
     if start.hook_cold_us is not None:
         ms = start.hook_cold_us.median / 1000
-        found.append(Target("start-up hook in a process that never imports g4f (first run of its .pth line: "
-                            "import + install)", f"< {HOOK_LIMIT_MS:g} ms", f"{fmt(ms, 3)} ms",
-                            ms / HOOK_LIMIT_MS, ms < HOOK_LIMIT_MS))
+        found.append(
+            Target(
+                "start-up hook in a process that never imports g4f (first run of its .pth line: "
+                "import + install)",
+                f"< {HOOK_LIMIT_MS:g} ms",
+                f"{fmt(ms, 3)} ms",
+                ms / HOOK_LIMIT_MS,
+                ms < HOOK_LIMIT_MS,
+            )
+        )
     else:
-        found.append(Target("start-up hook in a process that never imports g4f", f"< {HOOK_LIMIT_MS:g} ms",
-                            "not yet available", None, None))
+        found.append(
+            Target(
+                "start-up hook in a process that never imports g4f",
+                f"< {HOOK_LIMIT_MS:g} ms",
+                "not yet available",
+                None,
+                None,
+            )
+        )
     if start.site_hook_ms is not None and start.site_hook_ms.values:
         ms = start.site_hook_ms.median
-        found.append(Target("start-up hook per interpreter start: the plugin's .pth within site.main() "
-                            "(python -S children)", f"< {HOOK_LIMIT_MS:g} ms", f"{fmt(ms, 3)} ms",
-                            ratio(ms, HOOK_LIMIT_MS), ms < HOOK_LIMIT_MS))
+        found.append(
+            Target(
+                "start-up hook per interpreter start: the plugin's .pth within site.main() "
+                "(python -S children)",
+                f"< {HOOK_LIMIT_MS:g} ms",
+                f"{fmt(ms, 3)} ms",
+                ratio(ms, HOOK_LIMIT_MS),
+                ms < HOOK_LIMIT_MS,
+            )
+        )
     return found
 
 
 def render(start: StartupResult, plan: Plan) -> str:
     """The start-up section."""
     out = ["## Start-up\n"]
-    out.append(f"Fresh interpreters, {plan.startup_runs} runs each, interleaved; wall time of the whole "
-               f"process. \"hook off\" sets `{NO_AUTOLOAD}=1`.\n")
+    out.append(
+        f"Fresh interpreters, {plan.startup_runs} runs each, interleaved; wall time of the whole "
+        f'process. "hook off" sets `{NO_AUTOLOAD}=1`.\n'
+    )
     base = start.walls["python -c 'import g4f' (hook off)"].median
-    rows = [[f"`{label}`", fmt(d.median), fmt(d.p10), fmt(d.p90), fmt_ratio(ratio(d.median, base))]
-            for label, d in start.walls.items()]
+    rows = [
+        [f"`{label}`", fmt(d.median), fmt(d.p10), fmt(d.p90), fmt_ratio(ratio(d.median, base))]
+        for label, d in start.walls.items()
+    ]
     if not start.cli:
         rows.append(["`g4f-flux --help`", "not yet available", "", "", ""])
     out.append(md_table(["command", "median ms", "p10", "p90", "vs import g4f (hook off)"], rows))
     out.append("")
-    out.append(f"Measured inside fresh interpreters (median of {plan.probe_runs}; the hook probe "
-               f"{plan.hook_runs}):\n")
+    out.append(
+        f"Measured inside fresh interpreters (median of {plan.probe_runs}; the hook probe "
+        f"{plan.hook_runs}):\n"
+    )
     rows = [
         ["`import g4f` (perf_counter)", f"{fmt(start.import_ms['g4f'].median)} ms"],
         ["then `import g4f_flux_plugin` (perf_counter)", f"{fmt(start.import_ms['package'].median, 3)} ms"],
-        ["then `import g4f_flux_plugin.providers` (perf_counter)",
-         f"{fmt(start.import_ms['providers'].median, 2)} ms"],
-        ["plugin modules' cumulative `-X importtime`, `import g4f; import g4f_flux_plugin.providers`",
-         f"{fmt(start.importtime_us['providers after g4f'].median / 1000, 2)} ms"],
-        ["g4f's cumulative `-X importtime` (same runs)", f"{fmt(start.importtime_us['g4f'].median / 1000)} ms"],
-        ["plugin modules' cumulative `-X importtime`, `import g4f` with the hook on",
-         f"{fmt(start.importtime_us['hook on import g4f'].median / 1000, 2)} ms"],
+        [
+            "then `import g4f_flux_plugin.providers` (perf_counter)",
+            f"{fmt(start.import_ms['providers'].median, 2)} ms",
+        ],
+        [
+            "plugin modules' cumulative `-X importtime`, `import g4f; import g4f_flux_plugin.providers`",
+            f"{fmt(start.importtime_us['providers after g4f'].median / 1000, 2)} ms",
+        ],
+        [
+            "g4f's cumulative `-X importtime` (same runs)",
+            f"{fmt(start.importtime_us['g4f'].median / 1000)} ms",
+        ],
+        [
+            "plugin modules' cumulative `-X importtime`, `import g4f` with the hook on",
+            f"{fmt(start.importtime_us['hook on import g4f'].median / 1000, 2)} ms",
+        ],
     ]
     if start.autoload_ms is not None and start.autoload_ms.values:
         info = start.autoload_info
-        rows.append(["the hook's work on `import g4f`: `g4f_flux_plugin._registry.autoload()` after "
-                     "`import g4f` (perf_counter, imports included)",
-                     f"{fmt(start.autoload_ms.median, 2)} ms (p10 {fmt(start.autoload_ms.p10, 2)}, "
-                     f"p90 {fmt(start.autoload_ms.p90, 2)}); registered "
-                     f"{', '.join(info.get('registered', [])) or 'nothing'}; "
-                     f"provider module imported: {'yes' if info.get('provider_module_loaded') else 'no'}"])
+        rows.append(
+            [
+                "the hook's work on `import g4f`: `g4f_flux_plugin._registry.autoload()` after "
+                "`import g4f` (perf_counter, imports included)",
+                f"{fmt(start.autoload_ms.median, 2)} ms (p10 {fmt(start.autoload_ms.p10, 2)}, "
+                f"p90 {fmt(start.autoload_ms.p90, 2)}); registered "
+                f"{', '.join(info.get('registered', [])) or 'nothing'}; "
+                f"provider module imported: {'yes' if info.get('provider_module_loaded') else 'no'}",
+            ]
+        )
     else:
-        rows.append(["the hook's work on `import g4f` (`g4f_flux_plugin._registry.autoload`)",
-                     "not yet available"])
+        rows.append(
+            ["the hook's work on `import g4f` (`g4f_flux_plugin._registry.autoload`)", "not yet available"]
+        )
     rows += _hook_rows(start)
     out.append(md_table(["measurement", "value"], rows))
     for note in start.notes:
@@ -372,31 +441,59 @@ def render(start: StartupResult, plan: Plan) -> str:
 def _hook_rows(start: StartupResult) -> list[list[str]]:
     if start.hook_cold_us is None:
         return [["start-up hook (.pth in site-packages)", "not yet available"]]
-    rows = [[f"start-up hook (`{start.hook_file}`): first run of its line, timed in a process "
-             "where site ran with the hook off (perf_counter_ns; module import and install included)",
-             f"{fmt(start.hook_cold_us.median, 1)} µs (p10 {fmt(start.hook_cold_us.p10, 1)}, "
-             f"p90 {fmt(start.hook_cold_us.p90, 1)}), {len(start.hook_cold_us)} processes"]]
+    rows = [
+        [
+            f"start-up hook (`{start.hook_file}`): first run of its line, timed in a process "
+            "where site ran with the hook off (perf_counter_ns; module import and install included)",
+            f"{fmt(start.hook_cold_us.median, 1)} µs (p10 {fmt(start.hook_cold_us.p10, 1)}, "
+            f"p90 {fmt(start.hook_cold_us.p90, 1)}), {len(start.hook_cold_us)} processes",
+        ]
+    ]
     if start.site_hook_ms is not None:
-        others = "; ".join(f"`{name}` {fmt(d.median, 3)} ms" for name, d in sorted(start.site_other_pth_ms.items()))
-        rows.append([f"`{start.hook_file}` within `site.main()`, timed around `site.addpackage` in "
-                     "`python -S` children that run `site.main()` themselves (per interpreter start)",
-                     f"{fmt(start.site_hook_ms.median, 3)} ms (p10 {fmt(start.site_hook_ms.p10, 3)}, "
-                     f"p90 {fmt(start.site_hook_ms.p90, 3)}) with the hook on; "
-                     f"{fmt(start.site_hook_off_ms.median, 3)} ms with `{NO_AUTOLOAD}=1`; "
-                     f"{len(start.site_hook_ms)} processes each; its watcher installed: "
-                     f"{'yes' if start.site_watcher else 'no'}"])
-        rows.append(["`site.main()` as a whole in the same children (hook on), and the other .pth files",
-                     f"{fmt(start.site_main_ms.median, 2)} ms; {others or 'no other .pth files'}"])
+        others = "; ".join(
+            f"`{name}` {fmt(d.median, 3)} ms" for name, d in sorted(start.site_other_pth_ms.items())
+        )
+        rows.append(
+            [
+                f"`{start.hook_file}` within `site.main()`, timed around `site.addpackage` in "
+                "`python -S` children that run `site.main()` themselves (per interpreter start)",
+                f"{fmt(start.site_hook_ms.median, 3)} ms (p10 {fmt(start.site_hook_ms.p10, 3)}, "
+                f"p90 {fmt(start.site_hook_ms.p90, 3)}) with the hook on; "
+                f"{fmt(start.site_hook_off_ms.median, 3)} ms with `{NO_AUTOLOAD}=1`; "
+                f"{len(start.site_hook_ms)} processes each; its watcher installed: "
+                f"{'yes' if start.site_watcher else 'no'}",
+            ]
+        )
+        rows.append(
+            [
+                "`site.main()` as a whole in the same children (hook on), and the other .pth files",
+                f"{fmt(start.site_main_ms.median, 2)} ms; {others or 'no other .pth files'}",
+            ]
+        )
     if start.hook_warm_ns is not None:
-        rows.append([f"`{start.hook_imports[0] if start.hook_imports else 'the hook'}.install()` called again "
-                     "(per call)", f"{fmt(start.hook_warm_ns, 0)} ns"])
-    rows.append(["modules the hook imports in a process without g4f",
-                 ", ".join(f"`{m}`" for m in start.hook_imports) or "none"])
-    rows.append(["what it adds to `sys.meta_path`",
-                 ", ".join(f"`{m}`" for m in start.hook_installed) or "nothing"])
+        rows.append(
+            [
+                f"`{start.hook_imports[0] if start.hook_imports else 'the hook'}.install()` called again "
+                "(per call)",
+                f"{fmt(start.hook_warm_ns, 0)} ns",
+            ]
+        )
+    rows.append(
+        [
+            "modules the hook imports in a process without g4f",
+            ", ".join(f"`{m}`" for m in start.hook_imports) or "none",
+        ]
+    )
+    rows.append(
+        ["what it adds to `sys.meta_path`", ", ".join(f"`{m}`" for m in start.hook_installed) or "nothing"]
+    )
     if start.hook_importtime_us is not None:
-        rows.append(["`-X importtime` of those modules during a normal `python -c pass` (hook on)",
-                     f"{fmt(start.hook_importtime_us.median, 0)} µs; setuptools' `_distutils_hack` .pth "
-                     f"hook, for scale: {fmt(start.distutils_hack_us.median, 0)} µs"])
+        rows.append(
+            [
+                "`-X importtime` of those modules during a normal `python -c pass` (hook on)",
+                f"{fmt(start.hook_importtime_us.median, 0)} µs; setuptools' `_distutils_hack` .pth "
+                f"hook, for scale: {fmt(start.distutils_hack_us.median, 0)} µs",
+            ]
+        )
     rows.append(["does the hook import g4f?", "yes" if start.hook_imports_g4f else "no"])
     return rows

@@ -31,11 +31,15 @@ class ThroughputResult:
     errors: int = 0
 
 
-async def measure(contenders: list[Contender], plan: Plan, seeds: Seeds,
-                  replica: Replica) -> list[ThroughputResult]:
+async def measure(
+    contenders: list[Contender], plan: Plan, seeds: Seeds, replica: Replica
+) -> list[ThroughputResult]:
     """A warm-up batch each, then batches at every level, contenders interleaved."""
-    results = {(c.name, level): ThroughputResult(c.name, c.group, c.protocol, level)
-               for c in contenders for level in plan.tp_levels}
+    results = {
+        (c.name, level): ThroughputResult(c.name, c.group, c.protocol, level)
+        for c in contenders
+        for level in plan.tp_levels
+    }
     log("throughput: warm-up")
     for contender in contenders:
         await run_batch(contender, max(plan.tp_levels), max(plan.tp_levels), seeds)
@@ -67,10 +71,14 @@ def targets(tp: list[ThroughputResult]) -> list[Target]:
     found = []
     # The default path (no transport passed, as g4f calls it) must match the
     # floor; the named and long-lived variants keep the first release's bar.
-    for name, limit in (("provider default/queue", DEFAULT_LIMIT), ("provider default/call", DEFAULT_LIMIT),
-                        ("provider aiohttp/queue", LIMIT), ("provider aiohttp/call", LIMIT),
-                        ("provider aiohttp/queue long-lived", LIMIT),
-                        ("provider aiohttp/call long-lived", LIMIT)):
+    for name, limit in (
+        ("provider default/queue", DEFAULT_LIMIT),
+        ("provider default/call", DEFAULT_LIMIT),
+        ("provider aiohttp/queue", LIMIT),
+        ("provider aiohttp/call", LIMIT),
+        ("provider aiohttp/queue long-lived", LIMIT),
+        ("provider aiohttp/call long-lived", LIMIT),
+    ):
         if name not in at:
             continue
         r = at[name]
@@ -80,12 +88,18 @@ def targets(tp: list[ThroughputResult]) -> list[Target]:
         # ratios, not the ratio of two medians taken across the whole run.
         pairs = paired_ratios(r.rate.values, floor.rate.values)
         value = pairs.median if len(pairs) else None
-        found.append(Target(f"throughput, {top} at a time: {name} vs floor {r.protocol}", f">= {limit}x",
-                            f"median of {len(pairs)} paired ratios (p10 {fmt_ratio(pairs.p10 if len(pairs) else None)}, "
-                            f"p90 {fmt_ratio(pairs.p90 if len(pairs) else None)}); {fmt(r.rate.median)} vs "
-                            f"{fmt(floor.rate.median)} gen/s; client CPU {fmt(r.client_cpu_ms.median, 2)} vs "
-                            f"{fmt(floor.client_cpu_ms.median, 2)} ms/gen",
-                            value, value is not None and value >= limit))
+        found.append(
+            Target(
+                f"throughput, {top} at a time: {name} vs floor {r.protocol}",
+                f">= {limit}x",
+                f"median of {len(pairs)} paired ratios (p10 {fmt_ratio(pairs.p10 if len(pairs) else None)}, "
+                f"p90 {fmt_ratio(pairs.p90 if len(pairs) else None)}); {fmt(r.rate.median)} vs "
+                f"{fmt(floor.rate.median)} gen/s; client CPU {fmt(r.client_cpu_ms.median, 2)} vs "
+                f"{fmt(floor.client_cpu_ms.median, 2)} ms/gen",
+                value,
+                value is not None and value >= limit,
+            )
+        )
     return found
 
 
@@ -109,22 +123,48 @@ def notes(tp: list[ThroughputResult]) -> list[str]:
 def render(tp: list[ThroughputResult], plan: Plan) -> str:
     """The throughput section."""
     reps = ", ".join(f"{n} at {level} at a time" for level, n in zip(plan.tp_levels, plan.tp_reps))
-    intro = (f"Generations per second (higher is better), median over repetitions ({reps}; contenders "
-             "interleaved, the first one rotating); every contender ran a warm-up batch first. Async contenders "
-             "run N workers (the same as an `asyncio.Semaphore(N)`); "
-             "gradio_client runs N threads, each `client.submit(...).result()`. CPU columns are per "
-             "generation: the benchmark process (client) and the replica (server). When the server's CPU "
-             "per generation times the rate approaches one core, the server is the bottleneck and the "
-             "rates converge.\n")
+    intro = (
+        f"Generations per second (higher is better), median over repetitions ({reps}; contenders "
+        "interleaved, the first one rotating); every contender ran a warm-up batch first. Async contenders "
+        "run N workers (the same as an `asyncio.Semaphore(N)`); "
+        "gradio_client runs N threads, each `client.submit(...).result()`. CPU columns are per "
+        "generation: the benchmark process (client) and the replica (server). When the server's CPU "
+        "per generation times the rate approaches one core, the server is the bottleneck and the "
+        "rates converge.\n"
+    )
     floors = {(r.protocol, r.level): r for r in tp if r.group == "floor"}
     rows = []
     for r in sorted(tp, key=lambda r: (r.level, r.group != "provider", r.name)):
         floor = floors.get((r.protocol, r.level))
-        rows.append([str(r.level), r.name, fmt(r.rate.median), fmt(r.rate.p10), fmt(r.rate.p90),
-                     fmt_ratio(ratio(r.rate.median, floor.rate.median if floor else None)),
-                     fmt(r.client_cpu_ms.median, 2),
-                     fmt_ratio(ratio(r.client_cpu_ms.median, floor.client_cpu_ms.median if floor else None)),
-                     fmt(r.server_cpu_ms.median, 2), str(len(r.rate)), str(r.errors)])
-    table = md_table(["at a time", "contender", "gen/s", "p10", "p90", "vs floor (same protocol)",
-                      "client CPU ms/gen", "CPU vs floor", "server CPU ms/gen", "n", "errors"], rows)
+        rows.append(
+            [
+                str(r.level),
+                r.name,
+                fmt(r.rate.median),
+                fmt(r.rate.p10),
+                fmt(r.rate.p90),
+                fmt_ratio(ratio(r.rate.median, floor.rate.median if floor else None)),
+                fmt(r.client_cpu_ms.median, 2),
+                fmt_ratio(ratio(r.client_cpu_ms.median, floor.client_cpu_ms.median if floor else None)),
+                fmt(r.server_cpu_ms.median, 2),
+                str(len(r.rate)),
+                str(r.errors),
+            ]
+        )
+    table = md_table(
+        [
+            "at a time",
+            "contender",
+            "gen/s",
+            "p10",
+            "p90",
+            "vs floor (same protocol)",
+            "client CPU ms/gen",
+            "CPU vs floor",
+            "server CPU ms/gen",
+            "n",
+            "errors",
+        ],
+        rows,
+    )
     return f"## Throughput: {plan.tp_total} generations, N at a time\n\n{intro}\n{table}\n"

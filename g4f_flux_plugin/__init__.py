@@ -34,11 +34,23 @@ _EXPORTS = {
     "MockTransport": "._transports.mock",
     "MockRequest": "._transports.mock",
     "MockResponse": "._transports.mock",
-    **{name: "._errors" for name in (
-        "FluxClientError", "SpaceError", "JobCancelledError", "QuotaExceededError",
-        "SpaceRateLimitError", "SpaceStatusError", "SpaceAuthError", "SpaceProtocolError",
-        "StreamCutError", "SpaceConnectError", "SpaceConnectionError", "SpaceTimeoutError",
-    )},
+    **dict.fromkeys(
+        (
+            "FluxClientError",
+            "SpaceError",
+            "JobCancelledError",
+            "QuotaExceededError",
+            "SpaceRateLimitError",
+            "SpaceStatusError",
+            "SpaceAuthError",
+            "SpaceProtocolError",
+            "StreamCutError",
+            "SpaceConnectError",
+            "SpaceConnectionError",
+            "SpaceTimeoutError",
+        ),
+        "._errors",
+    ),
 }
 
 __all__ = [*_EXPORTS, "__version__"]

@@ -12,8 +12,9 @@ outlives it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
-from typing import Any, AsyncIterator, Sequence
+from typing import Any
 
 from ._errors import SpaceProtocolError
 from ._events import GeneratedImage, ProgressEvent

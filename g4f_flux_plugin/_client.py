@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator, Sequence
 from contextlib import aclosing
 from functools import partial
-from typing import Any, AsyncIterator, Sequence
+from typing import Any
 
 from ._batch import run_jobs
 from ._config import PUBLIC_SPACE_URL, ConfigCache
@@ -33,6 +34,7 @@ TOKEN_ENV = "HF_TOKEN"
 #: Seconds for a whole generation: ZeroGPU queues take minutes when busy.
 DEFAULT_TIMEOUT = 300.0
 
+
 def space_root(api_base: str | None = None, default: str = PUBLIC_SPACE_URL) -> str:
     """The Space root to use: ``api_base``, else ``$G4F_FLUX_SCHNELL_URL``, else ``default``."""
     root = (api_base or os.environ.get(URL_ENV) or default).strip().rstrip("/")
@@ -41,6 +43,7 @@ def space_root(api_base: str | None = None, default: str = PUBLIC_SPACE_URL) -> 
     except SpaceProtocolError:
         raise ValueError(f"api_base must be an http(s) URL, not {root!r}") from None
     return root
+
 
 class FluxClient:
     """A client of one FLUX.1-schnell Space (the public one by default)::
@@ -80,7 +83,7 @@ class FluxClient:
         api_base: str | None = None,
         *,
         token: str | None = None,
-        transport: "str | Transport | None" = None,
+        transport: str | Transport | None = None,
         proxy: str | None = None,
         protocol: str = "auto",
         timeout: float = DEFAULT_TIMEOUT,
@@ -115,7 +118,7 @@ class FluxClient:
     def __repr__(self) -> str:  # the token never appears in a repr
         return f"<FluxClient {self.root} token={'set' if self.has_token else 'none'}>"
 
-    async def __aenter__(self) -> "FluxClient":
+    async def __aenter__(self) -> FluxClient:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -146,8 +149,15 @@ class FluxClient:
         raise the client's errors (:class:`~._errors.FluxClientError`).
         Closing the generator early cancels the job on the Space.
         """
-        build = partial(normalise, prompt, width=width, height=height, steps=steps, seed=seed,
-                        randomize_seed=randomize_seed)
+        build = partial(
+            normalise,
+            prompt,
+            width=width,
+            height=height,
+            steps=steps,
+            seed=seed,
+            randomize_seed=randomize_seed,
+        )
         build(limits=SPACE_LIMITS)  # bad input fails here, before any request
         # aclosing: a caller who stops early reaches the job's cancel now, not
         # when the abandoned stream is garbage-collected.
@@ -165,7 +175,9 @@ class FluxClient:
                     return item
         raise SpaceProtocolError("the generation ended without an image")  # pragma: no cover
 
-    async def run(self, requests: Sequence[Any], *, timeout: float | None = None) -> AsyncIterator[tuple[int, Any]]:
+    async def run(
+        self, requests: Sequence[Any], *, timeout: float | None = None
+    ) -> AsyncIterator[tuple[int, Any]]:
         """Run one job per request at once, under one deadline; yield ``(index, item)``.
 
         A request is a function of the Space's :class:`~._params.Limits` that
@@ -180,8 +192,13 @@ class FluxClient:
         """
         budget = self.timeout if timeout is None else _budget(timeout)
         deadline = asyncio.get_running_loop().time() + budget
-        client = SpaceClient(await self._http(), protocol=self.protocol, retry=self.retry_policy,
-                             deadline=deadline, config_cache=self.config_cache)
+        client = SpaceClient(
+            await self._http(),
+            protocol=self.protocol,
+            retry=self.retry_policy,
+            deadline=deadline,
+            config_cache=self.config_cache,
+        )
         ended: set[int] = set()
         stream = run_jobs(client, requests)
         try:
@@ -208,6 +225,7 @@ class FluxClient:
         """Fetch a generated image: ``(bytes, format)``, the token sent only to
         the Space's origin. Files live in the Space's cache: fetch them soon."""
         return await download_image(await self._http(), url)
+
 
 def _budget(timeout: Any) -> float:
     try:

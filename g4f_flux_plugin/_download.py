@@ -30,8 +30,9 @@ async def download_image(http: HttpClient, url: str, *, limit: int = MAX_IMAGE_B
             # The head only: read(limit) would refuse a long error page whole
             # and lose the <title> that says what went wrong.
             body = await read_excerpt(response)
-            raise error_from_status(response.status, body, response.headers.get("retry-after"),
-                                    "downloading the image")
+            raise error_from_status(
+                response.status, body, response.headers.get("retry-after"), "downloading the image"
+            )
         data = await response.read(limit)
     kind = sniff(data)
     if kind is None:

@@ -137,9 +137,7 @@ class SpaceTimeoutError(FluxClientError):
 # variants ("Pro ZeroGPU quota", "GPU quota", "ZeroGPU runs limit", "Space app
 # has reached its GPU limit").
 _QUOTA_TITLE = re.compile(r"quota", re.IGNORECASE)
-_QUOTA_TEXT = re.compile(
-    r"exceeded your .*?(quota|limit)|reached its GPU limit|runs limit", re.IGNORECASE
-)
+_QUOTA_TEXT = re.compile(r"exceeded your .*?(quota|limit)|reached its GPU limit|runs limit", re.IGNORECASE)
 # The wait is Python's str(timedelta) ("0:05:12", "23:59:09.5", "1 day,
 # 0:00:05", "3 days, 1:02:03"), after "Try again in" or, in the older wording,
 # "... or retry in". "M:SS" is accepted too.
@@ -169,8 +167,9 @@ def parse_retry_after(message: str) -> float | None:
     days, hours, minutes, seconds = match.groups()
     # Back through timedelta, which wrote it: exact to the microsecond, where
     # adding floats is not (136 + 0.001187 != 136.001187).
-    return timedelta(days=int(days or 0), hours=int(hours or 0), minutes=int(minutes),
-                     seconds=float(seconds)).total_seconds()
+    return timedelta(
+        days=int(days or 0), hours=int(hours or 0), minutes=int(minutes), seconds=float(seconds)
+    ).total_seconds()
 
 
 def error_from_space(message: object, title: object = None) -> SpaceError | QuotaExceededError:
@@ -187,8 +186,7 @@ def error_from_space(message: object, title: object = None) -> SpaceError | Quot
     if text is None and message is not None and not isinstance(message, str):
         text = str(message)[:500]
     if (title_text and _QUOTA_TITLE.search(title_text)) or (text and _QUOTA_TEXT.search(text)):
-        return QuotaExceededError(text, title_text or "ZeroGPU quota exceeded",
-                                  parse_retry_after(text or ""))
+        return QuotaExceededError(text, title_text or "ZeroGPU quota exceeded", parse_retry_after(text or ""))
     return SpaceError(text, title_text)
 
 

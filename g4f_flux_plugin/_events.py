@@ -56,7 +56,9 @@ class ProgressEvent:
             return "Submitted to the Space"
         if self.kind == "queued":
             if self.rank is not None:
-                where = f"Queue position {self.rank + 1}" + (f" of {self.queue_size}" if self.queue_size else "")
+                where = f"Queue position {self.rank + 1}" + (
+                    f" of {self.queue_size}" if self.queue_size else ""
+                )
             else:
                 where = "Queued"  # a queue size alone: "Queued of 5" would say nothing more
             return where + self._about()
@@ -89,4 +91,4 @@ class GeneratedImage:
     mime_type: str | None = None
     event_id: str | None = None
     #: The request exactly as it was sent (after clamping to the Space's ranges).
-    request: "ImageRequest | None" = field(default=None, compare=False)
+    request: ImageRequest | None = field(default=None, compare=False)

@@ -26,14 +26,15 @@ same attributes); the provider raises it ``from`` the original.
 from __future__ import annotations
 
 import functools
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from g4f import errors as g4f
 
 from . import _errors as client
 
-__all__ = ["as_g4f", "G4F_TWINS", "raising_g4f_errors"]
+__all__ = ["G4F_TWINS", "as_g4f", "raising_g4f_errors"]
 
 
 class SpaceError(client.SpaceError, g4f.ResponseError):
@@ -83,9 +84,19 @@ class SpaceTimeoutError(client.SpaceTimeoutError, g4f.TimeoutError):
 #: Client error class -> its g4f-facing twin.
 G4F_TWINS: dict[type, type] = {
     twin.__mro__[1]: twin
-    for twin in (SpaceError, JobCancelledError, SpaceProtocolError, StreamCutError,
-                 SpaceConnectionError, SpaceConnectError, SpaceStatusError, SpaceRateLimitError,
-                 QuotaExceededError, SpaceAuthError, SpaceTimeoutError)
+    for twin in (
+        SpaceError,
+        JobCancelledError,
+        SpaceProtocolError,
+        StreamCutError,
+        SpaceConnectionError,
+        SpaceConnectError,
+        SpaceStatusError,
+        SpaceRateLimitError,
+        QuotaExceededError,
+        SpaceAuthError,
+        SpaceTimeoutError,
+    )
 }
 
 

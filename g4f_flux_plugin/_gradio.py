@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 from urllib.parse import quote
 
+from . import _messages as messages
 from ._config import ConfigCache, SpaceConfig, parse_config
 from ._errors import (
     JobCancelledError,
@@ -29,12 +31,11 @@ from ._errors import (
 )
 from ._events import ProgressEvent
 from ._http import HttpClient
-from . import _messages as messages
 from ._params import ImageRequest, Limits
 from ._retry import RetryPolicy, is_retryable
 from ._sse import SSEDecoder, SSEError
 
-__all__ = ["RequestBuilder", "RetryPolicy", "SpaceClient", "PROTOCOLS", "is_retryable"]
+__all__ = ["PROTOCOLS", "RequestBuilder", "RetryPolicy", "SpaceClient", "is_retryable"]
 
 #: What a job is made from: the request, as a function of the Space's ranges.
 RequestBuilder = Callable[[Limits], ImageRequest]
@@ -48,6 +49,7 @@ CANCEL_DROP_SETTLE = 0.1  # lets the Space see the dropped stream before /cancel
 DRAIN_TIMEOUT = 0.2  # how long the end of a finished stream is awaited (keep-alive)
 MAX_EVENT_BYTES = 1 << 20  # a result message is about 1 kB
 MAX_LINE_BYTES = 1 << 20
+
 
 class _RouteMissing(Exception):
     """The submit route answered 404/500: the Space's config may have changed."""
@@ -152,8 +154,11 @@ class SpaceClient:
             if stale is not None:
                 if _endpoint(config) == _endpoint(stale):
                     raise failure
-                log.info("the Space's config changed (%s -> %s); submitting again",
-                         _endpoint(stale), _endpoint(config))
+                log.info(
+                    "the Space's config changed (%s -> %s); submitting again",
+                    _endpoint(stale),
+                    _endpoint(config),
+                )
 
     def _job(self, config: SpaceConfig, request: ImageRequest) -> AsyncIterator[Any]:
         if self.protocol == "queue" and not config.supports_queue:
@@ -201,8 +206,11 @@ class SpaceClient:
         # a shared session would let one job's cancel kill another.
         session_hash = uuid.uuid4().hex[:12]
         payload = {
-            "data": request.data(), "event_data": None, "fn_index": config.fn_index,
-            "trigger_id": config.trigger_id, "session_hash": session_hash,
+            "data": request.data(),
+            "event_data": None,
+            "fn_index": config.fn_index,
+            "trigger_id": config.trigger_id,
+            "session_hash": session_hash,
         }
         event_id = await self._submit(config, "/queue/join", payload, "joining the Space's queue")
         finished = streamed = False
@@ -312,8 +320,9 @@ class SpaceClient:
         try:
             # Once the request is there, the Space's stream handler runs; the
             # transport abandons the exchange by the deadline in any case.
-            response = await self.http.open("GET", url, accept="text/event-stream",
-                                            timeout=CANCEL_DROP_TIMEOUT)
+            response = await self.http.open(
+                "GET", url, accept="text/event-stream", timeout=CANCEL_DROP_TIMEOUT
+            )
             await response.aclose()
         except Exception as error:  # a timeout, or a job already gone: /cancel still goes
             log.debug("%s: dropping a stream of its session: %r", what, error)

@@ -26,7 +26,7 @@ from . import __version__
 from ._errors import SpaceProtocolError, error_from_status
 from ._transports import Response, Transport
 
-__all__ = ["HttpClient", "USER_AGENT", "choose_token", "is_loopback", "origin_of", "read_excerpt"]
+__all__ = ["USER_AGENT", "HttpClient", "choose_token", "is_loopback", "origin_of", "read_excerpt"]
 
 log = logging.getLogger(__package__)
 
@@ -89,8 +89,9 @@ def choose_token(root: str, explicit: str | None, environment: str | None) -> st
         return explicit
     if environment:
         if _cleartext(root):
-            log.debug("not sending $HF_TOKEN to %s: plain http to a host that is not loopback",
-                      origin_label(root))
+            log.debug(
+                "not sending $HF_TOKEN to %s: plain http to a host that is not loopback", origin_label(root)
+            )
             return None
         return environment
     return None
@@ -119,16 +120,22 @@ class HttpClient:
 
     def headers_for(self, url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         """Headers for a request to ``url``: the token only on the Space's origin."""
-        headers = {"user-agent": USER_AGENT, "x-gradio-user": "api",
-                   "accept-encoding": "gzip, deflate"}
+        headers = {"user-agent": USER_AGENT, "x-gradio-user": "api", "accept-encoding": "gzip, deflate"}
         if self._token and origin_of(url) == self._origin:
             headers[TOKEN_HEADER] = f"Bearer {self._token}"
         if extra:
             headers.update(extra)
         return headers
 
-    async def open(self, method: str, url: str, *, payload: Any = None,
-                   accept: str | None = None, timeout: float | None = None) -> Response:
+    async def open(
+        self,
+        method: str,
+        url: str,
+        *,
+        payload: Any = None,
+        accept: str | None = None,
+        timeout: float | None = None,
+    ) -> Response:
         """Send a request, following redirects by hand; return the final response.
 
         ``timeout`` bounds each exchange, enforced by the transport itself."""
@@ -138,7 +145,10 @@ class HttpClient:
             if accept:
                 extra["accept"] = accept
             response = await self.transport.request(
-                method, url, headers=self.headers_for(url, extra), content=content,
+                method,
+                url,
+                headers=self.headers_for(url, extra),
+                content=content,
                 **({} if timeout is None else {"timeout": timeout}),
             )
             if response.status not in _REDIRECTS or "location" not in response.headers:
@@ -191,5 +201,3 @@ async def read_excerpt(response: Response, limit: int = 64 << 10) -> bytes:
     except Exception:  # a broken error page still yields a status error
         pass
     return head[:limit]
-
-

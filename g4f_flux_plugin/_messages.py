@@ -63,20 +63,31 @@ def queue_progress(message: dict, event_id: str) -> ProgressEvent | None:
     ``process_generating``, and kinds of newer Gradio)."""
     kind = message.get("msg")
     if kind == "estimation":
-        return ProgressEvent("queued", rank=_int(message.get("rank")), queue_size=_int(message.get("queue_size")),
-                             eta=_float(message.get("rank_eta")), event_id=event_id)
+        return ProgressEvent(
+            "queued",
+            rank=_int(message.get("rank")),
+            queue_size=_int(message.get("queue_size")),
+            eta=_float(message.get("rank_eta")),
+            event_id=event_id,
+        )
     if kind == "process_starts":
         return ProgressEvent("started", eta=_float(message.get("eta")), event_id=event_id)
     if kind == "progress":
         for unit in message.get("progress_data") or []:
             if isinstance(unit, dict) and _int(unit.get("length")) and _int(unit.get("index")) is not None:
                 length = _int(unit["length"])
-                return ProgressEvent("step", index=min(_int(unit["index"]) + 1, length), length=length,
-                                     event_id=event_id)
+                return ProgressEvent(
+                    "step", index=min(_int(unit["index"]) + 1, length), length=length, event_id=event_id
+                )
         return None
     if kind == "log":
-        return ProgressEvent("log", level=_str(message.get("level")), title=_str(message.get("title")),
-                             message=_str(message.get("log")), event_id=event_id)
+        return ProgressEvent(
+            "log",
+            level=_str(message.get("level")),
+            title=_str(message.get("title")),
+            message=_str(message.get("log")),
+            event_id=event_id,
+        )
     return None  # heartbeat, process_generating, and messages of newer Gradio
 
 
@@ -103,8 +114,12 @@ def image_from_output(config: SpaceConfig, data: Any, event_id: str, request: Im
     else:
         raise SpaceProtocolError("the Space's output names no image file")
     return GeneratedImage(
-        url=url, seed=_int(seed), path=path if isinstance(path, str) else None,
-        mime_type=mime if isinstance(mime, str) else None, event_id=event_id, request=request,
+        url=url,
+        seed=_int(seed),
+        path=path if isinstance(path, str) else None,
+        mime_type=mime if isinstance(mime, str) else None,
+        event_id=event_id,
+        request=request,
     )
 
 
@@ -128,5 +143,3 @@ def _float(value: Any) -> float | None:
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-

@@ -25,7 +25,8 @@ from __future__ import annotations
 import json
 import struct
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 __all__ = [
     "EXTENSIONS",
@@ -139,11 +140,7 @@ def build_exif(fields: dict[str, Any], software: str) -> bytes:
     ifd0_data_size = sum(_padded(len(v)) for _, _, v in ifd0 if v is not None and len(v) > 4)
     exif_offset = 8 + ifd0_size + ifd0_data_size
     ifd0 = [(t, k, struct.pack("<I", exif_offset) if v is None else v) for t, k, v in ifd0]
-    return (
-        b"II*\x00" + struct.pack("<I", 8)
-        + _ifd(ifd0, 8)
-        + _ifd(exif_ifd, exif_offset)
-    )
+    return b"II*\x00" + struct.pack("<I", 8) + _ifd(ifd0, 8) + _ifd(exif_ifd, exif_offset)
 
 
 def _padded(size: int) -> int:
@@ -171,7 +168,7 @@ def _ifd(entries: list[tuple[int, int, bytes]], offset: int) -> bytes:
 def _read_exif(tiff: bytes) -> dict[str, Any] | None:
     """The JSON record in an EXIF block's UserComment, or ``None``."""
     if tiff.startswith(_EXIF_HEADER):
-        tiff = tiff[len(_EXIF_HEADER):]
+        tiff = tiff[len(_EXIF_HEADER) :]
     order = {b"II": "<", b"MM": ">"}.get(tiff[:2])
     if order is None or len(tiff) < 8:
         return None
@@ -196,17 +193,17 @@ def _read_exif(tiff: bytes) -> dict[str, Any] | None:
 def _parse_ifd(tiff: bytes, order: str, offset: int) -> dict[int, bytes]:
     """Raw value bytes of each tag of one IFD (types ASCII, BYTE, UNDEFINED, LONG)."""
     sizes = {1: 1, 2: 1, 3: 2, 4: 4, 7: 1, 9: 4}
-    (count,) = struct.unpack(order + "H", tiff[offset:offset + 2])
+    (count,) = struct.unpack(order + "H", tiff[offset : offset + 2])
     values = {}
     for index in range(count):
         start = offset + 2 + 12 * index
-        tag, kind, number = struct.unpack(order + "HHI", tiff[start:start + 8])
+        tag, kind, number = struct.unpack(order + "HHI", tiff[start : start + 8])
         size = sizes.get(kind, 0) * number
         if size <= 4:
-            values[tag] = tiff[start + 8:start + 8 + size]
+            values[tag] = tiff[start + 8 : start + 8 + size]
         else:
-            (where,) = struct.unpack(order + "I", tiff[start + 8:start + 12])
-            values[tag] = tiff[where:where + size]
+            (where,) = struct.unpack(order + "I", tiff[start + 8 : start + 12])
+            values[tag] = tiff[where : where + size]
     return values
 
 
@@ -226,9 +223,9 @@ def _webp_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
         raise MetadataError("WebP truncated: the RIFF size exceeds the data")
     chunks, position = [], 12
     while position + 8 <= end:
-        fourcc = data[position:position + 4]
-        (size,) = struct.unpack("<I", data[position + 4:position + 8])
-        payload = data[position + 8:position + 8 + size]
+        fourcc = data[position : position + 4]
+        (size,) = struct.unpack("<I", data[position + 4 : position + 8])
+        payload = data[position + 8 : position + 8 + size]
         if len(payload) != size:
             raise MetadataError(f"WebP truncated inside the {fourcc!r} chunk")
         chunks.append((fourcc, payload))
@@ -304,9 +301,9 @@ def _png_chunks(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     while position < len(data):
         if position + 12 > len(data):
             raise MetadataError("PNG truncated inside a chunk header")
-        (length,) = struct.unpack(">I", data[position:position + 4])
-        kind = data[position + 4:position + 8]
-        payload = data[position + 8:position + 8 + length]
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        payload = data[position + 8 : position + 8 + length]
         if len(payload) != length or position + 12 + length > len(data):
             raise MetadataError(f"PNG truncated inside the {kind!r} chunk")
         yield kind, payload
@@ -383,10 +380,10 @@ def _jpeg_split(data: bytes) -> tuple[list[tuple[int, bytes]], int]:
             continue  # markers without a length, meaningless here
         if position + 2 > len(data):
             break
-        (length,) = struct.unpack(">H", data[position:position + 2])
+        (length,) = struct.unpack(">H", data[position : position + 2])
         if length < 2 or position + length > len(data):
             raise MetadataError("JPEG truncated inside a segment")
-        segments.append((marker, data[position + 2:position + length]))
+        segments.append((marker, data[position + 2 : position + length]))
         position += length
     raise MetadataError("JPEG truncated before its image data")
 
@@ -412,7 +409,7 @@ def _jpeg_embed(data: bytes, exif: bytes) -> bytes:
 def _jpeg_read(data: bytes) -> dict[str, Any] | None:
     for marker, payload in _jpeg_segments(data):
         if marker == 0xE1 and payload.startswith(_EXIF_HEADER):
-            return _read_exif(payload[len(_EXIF_HEADER):])
+            return _read_exif(payload[len(_EXIF_HEADER) :])
     return None
 
 

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 __all__ = [
-    "ASPECT_RATIOS", "ImageRequest", "Limits", "MAX_IMAGES", "check_count", "choose_size",
-    "clamp_dimension", "clamp_steps", "normalise", "plan_seeds",
+    "ASPECT_RATIOS",
+    "MAX_IMAGES",
+    "ImageRequest",
+    "Limits",
+    "check_count",
+    "choose_size",
+    "clamp_dimension",
+    "clamp_steps",
+    "normalise",
+    "plan_seeds",
 ]
 
 MAX_SEED = 2147483647
@@ -75,8 +83,14 @@ class ImageRequest:
 
     def data(self) -> list:
         """The Space's ``infer`` inputs, in its order."""
-        return [self.prompt, self.seed if self.seed is not None else 0,
-                self.randomize_seed, self.width, self.height, self.steps]
+        return [
+            self.prompt,
+            self.seed if self.seed is not None else 0,
+            self.randomize_seed,
+            self.width,
+            self.height,
+            self.steps,
+        ]
 
 
 def _as_int(name: str, value: object) -> int:
@@ -216,8 +230,8 @@ def choose_size(
     height: object,
     size: object = None,
     aspect_ratio: object = None,
-    ratio_size: Callable[[str], "tuple[int, int] | None"] = ASPECT_RATIOS.get,
-    known_ratios: "tuple[str, ...]" = tuple(ASPECT_RATIOS),
+    ratio_size: Callable[[str], tuple[int, int] | None] = ASPECT_RATIOS.get,
+    known_ratios: tuple[str, ...] = tuple(ASPECT_RATIOS),
 ) -> tuple[object, object]:
     """The (width, height) asked for, before clamping.
 
@@ -231,9 +245,7 @@ def choose_size(
     if aspect_ratio is not None and aspect_ratio != "":
         ratio = ratio_size(aspect_ratio) if isinstance(aspect_ratio, str) else None
         if not ratio:
-            raise ValueError(
-                f"aspect_ratio must be one of {', '.join(known_ratios)}, not {aspect_ratio!r}"
-            )
+            raise ValueError(f"aspect_ratio must be one of {', '.join(known_ratios)}, not {aspect_ratio!r}")
     if width is not None or height is not None:
         return width, height
     parsed = parse_size(size) if size else None

@@ -271,8 +271,11 @@ class ProviderRegistry:
 
     def _defer(self, loader, ep) -> None:
         if not isinstance(loader.__dict__.get("_load"), classmethod):
-            logger.warning("skipping g4f provider plugin %s: it is still being imported and this "
-                           "g4f has no ProviderLoader._load to defer it to", _describe(ep))
+            logger.warning(
+                "skipping g4f provider plugin %s: it is still being imported and this "
+                "g4f has no ProviderLoader._load to defer it to",
+                _describe(ep),
+            )
             return
         self._pending[ep.name] = ep
         self._add_name(loader, ep.name)
@@ -376,14 +379,14 @@ def _first_of_its_name(ep, seen: dict) -> bool:
     if earlier.value != ep.value:
         logger.warning(
             "skipping g4f provider plugin %s: the name is already taken by %s",
-            _describe(ep), _describe(earlier),
+            _describe(ep),
+            _describe(earlier),
         )
     return False
 
 
 def _report_failed_import(ep, error: Exception) -> None:
-    logger.warning("skipping g4f provider plugin %s: %s: %s",
-                   _describe(ep), type(error).__name__, error)
+    logger.warning("skipping g4f provider plugin %s: %s: %s", _describe(ep), type(error).__name__, error)
     logger.debug("traceback of %s", ep.name, exc_info=error)
 
 

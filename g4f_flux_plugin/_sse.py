@@ -130,24 +130,24 @@ class SSEDecoder:
     """
 
     __slots__ = (
-        "_max_line",
-        "_max_event",
         "_at_start",
         "_bom_buf",
-        "_skip_lf",
-        "_partial",
-        "_partial_len",
+        "_closed",
         "_data",
         "_data_size",
-        "_etype",
-        "_id_buf",
-        "_last_id",
-        "_ev_retry",
-        "_retry",
-        "_in_event",
-        "_closed",
         "_dropped",
         "_error",
+        "_etype",
+        "_ev_retry",
+        "_id_buf",
+        "_in_event",
+        "_last_id",
+        "_max_event",
+        "_max_line",
+        "_partial",
+        "_partial_len",
+        "_retry",
+        "_skip_lf",
     )
 
     def __init__(self, *, max_line_bytes: int = 1 << 20, max_event_bytes: int = 4 << 20) -> None:
@@ -336,12 +336,14 @@ class SSEDecoder:
                     # Step 3 drops the data buffer's final LF: joining the
                     # values with LF gives exactly that.  Steps 5-6: the type
                     # is "message" unless the event type buffer is non-empty.
-                    append_event(Event(
-                        etype or "message",
-                        data[0] if len(data) == 1 else "\n".join(data),
-                        id_buf,
-                        ev_retry,
-                    ))
+                    append_event(
+                        Event(
+                            etype or "message",
+                            data[0] if len(data) == 1 else "\n".join(data),
+                            id_buf,
+                            ev_retry,
+                        )
+                    )
                     data = []
                     size = 0
                 # Step 7: "Set the data buffer and the event type buffer to the
@@ -411,8 +413,7 @@ class SSEDecoder:
 
     def _fail_event(self, size: int) -> None:
         self._error = SSELimitError(
-            f"SSE event data exceeds max_event_bytes={self._max_event} "
-            f"({size} bytes buffered so far)"
+            f"SSE event data exceeds max_event_bytes={self._max_event} ({size} bytes buffered so far)"
         )
         raise self._error
 
@@ -443,4 +444,3 @@ class SSEDecoder:
             self._data = []
             self._data_size = 0
         return []
-

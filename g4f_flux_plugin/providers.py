@@ -12,9 +12,10 @@ from __future__ import annotations
 import inspect
 import logging
 import random
+from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from functools import partial
-from typing import Any, AsyncIterator, Callable
+from typing import Any
 
 from g4f.errors import ModelNotFoundError
 from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMixin
@@ -26,7 +27,6 @@ from ._config import MODEL_NAME, PUBLIC_SPACE_URL, ConfigCache
 from ._errors import QuotaExceededError
 from ._events import GeneratedImage, ProgressEvent
 from ._g4f_errors import raising_g4f_errors
-from ._retry import RetryPolicy
 from ._params import (
     ASPECT_RATIOS,
     SPACE_LIMITS,
@@ -37,12 +37,12 @@ from ._params import (
     normalise,
     plan_seeds,
 )
+from ._retry import RetryPolicy
 from ._transports import Transport
 
 __all__ = ["BlackForestLabs_Flux1Schnell", "FluxDone", "FluxImageResponse", "FluxProgress"]
 
 log = logging.getLogger(__package__)
-
 
 
 class FluxImageResponse(ImageResponse):
@@ -105,7 +105,9 @@ def _done_text(seeds: list, failed: list) -> str:
 
     if len(seeds) == 1 and not failed:
         return "Done" if seeds[0] is None else f"Done: seed {seeds[0]}"
-    text = f"Done: {len(seeds)} of {len(seeds) + len(failed)} images" if failed else f"Done: {len(seeds)} images"
+    text = (
+        f"Done: {len(seeds)} of {len(seeds) + len(failed)} images" if failed else f"Done: {len(seeds)} images"
+    )
     text += f", seeds {listed(seeds)}"
     if failed:
         text += f" (failed: seed {listed([entry['seed'] for entry in failed])})"
@@ -191,7 +193,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         proxy: str | None = None,
         api_key: str | None = None,
         api_base: str | None = None,
-        transport: "str | Transport | None" = None,
+        transport: str | Transport | None = None,
         timeout: float | None = None,
         protocol: str = "auto",
         progress_callback: Callable[[ProgressEvent], Any] | None = None,
@@ -213,19 +215,35 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         if prompt is None and not messages:
             raise ValueError("a prompt is needed: pass prompt= or a user message")
         text = format_media_prompt(messages, prompt)
-        width, height = choose_size(width, height, kwargs.get("size"), aspect_ratio,
-                                    _aspect_ratio_size, tuple(ASPECT_RATIOS))
+        width, height = choose_size(
+            width, height, kwargs.get("size"), aspect_ratio, _aspect_ratio_size, tuple(ASPECT_RATIOS)
+        )
         # Keywords, so that each of several jobs can override seed and randomize_seed.
-        build = partial(normalise, text, width=width, height=height, steps=num_inference_steps,
-                        seed=seed, randomize_seed=randomize_seed)
+        build = partial(
+            normalise,
+            text,
+            width=width,
+            height=height,
+            steps=num_inference_steps,
+            seed=seed,
+            randomize_seed=randomize_seed,
+        )
         build(limits=SPACE_LIMITS)
         root = cls.space_root(api_base)
         budget = cls.default_timeout if timeout is None else timeout
         # The client checks the timeout, the protocol and the token (sent as
         # X-HF-Authorization, never over plain http to another machine: an
         # explicit api_key there is a ValueError) before any request.
-        flux = FluxClient(root, token=api_key, transport=transport, proxy=proxy, protocol=protocol,
-                          timeout=budget, retry_policy=cls.retry_policy, config_cache=cls.config_cache)
+        flux = FluxClient(
+            root,
+            token=api_key,
+            transport=transport,
+            proxy=proxy,
+            protocol=protocol,
+            timeout=budget,
+            retry_policy=cls.retry_policy,
+            config_cache=cls.config_cache,
+        )
         requests = _job_requests(count, build)
         images: dict[int, GeneratedImage] = {}
         failures: dict[int, BaseException] = {}
@@ -302,7 +320,7 @@ def _job_requests(count: int, build: Callable[..., ImageRequest]) -> list[_JobRe
     return [_JobRequest(index, plan) for index in range(count)]
 
 
-def _aspect_ratio_size(name: str) -> "tuple[int, int] | None":
+def _aspect_ratio_size(name: str) -> tuple[int, int] | None:
     """The size g4f gives a named aspect ratio (``g4f.image.get_width_height``),
     else the plugin's copy of g4f 8.8.6's table, for a g4f without the helper
     or one that does not know the name."""
@@ -324,12 +342,16 @@ def _first_failure(failures: dict[int, BaseException], requests: list[_JobReques
     error = failures[order[0]]
     if len(failures) > 1:
         for i in order[1:]:
-            error.add_note(f"image {i + 1} (seed {requests[i].plan.seed_of(i)}) failed too: "
-                           f"{type(failures[i]).__name__}: {failures[i]}")
+            error.add_note(
+                f"image {i + 1} (seed {requests[i].plan.seed_of(i)}) failed too: "
+                f"{type(failures[i]).__name__}: {failures[i]}"
+            )
     return error
 
 
-def _report_failures(failures: dict[int, BaseException], requests: list[_JobRequest], count: int) -> list[dict]:
+def _report_failures(
+    failures: dict[int, BaseException], requests: list[_JobRequest], count: int
+) -> list[dict]:
     failed = []
     for i in sorted(failures):
         seed = requests[i].plan.seed_of(i)

@@ -17,15 +17,15 @@ from __future__ import annotations
 import asyncio
 import io
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from PIL import Image
-
 from fault_scenarios import Recorded  # one record of a request, for every server and proxy here
+from PIL import Image
 
 from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell, FluxImageResponse, FluxProgress
 
@@ -98,8 +98,9 @@ async def the_server_job(replica: Any, prompt: str) -> dict[str, Any]:
     return jobs[0]
 
 
-async def wait_for(check: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.05,
-                   what: str = "a condition") -> Any:
+async def wait_for(
+    check: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.05, what: str = "a condition"
+) -> Any:
     """Await ``check()`` (sync or async) until it returns something truthy; bounded."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -126,8 +127,9 @@ async def wait_for_job_state(replica: Any, prompt: str, *states: str, timeout: f
 async def settle(timeout: float = 5.0) -> None:
     """Wait (bounded) until this test's background tasks have finished."""
     current = asyncio.current_task()
-    await wait_for(lambda: not (asyncio.all_tasks() - {current}), timeout=timeout,
-                   what="background tasks to finish")
+    await wait_for(
+        lambda: not (asyncio.all_tasks() - {current}), timeout=timeout, what="background tasks to finish"
+    )
 
 
 # -- images -------------------------------------------------------------------------
@@ -151,10 +153,22 @@ def assert_image(data: bytes, width: int, height: int, seed: int) -> None:
 
 
 # -- a recording reverse proxy ------------------------------------------------------
-_HOP_BY_HOP = frozenset({
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-    "transfer-encoding", "upgrade", "host", "content-length", "accept-encoding", "content-encoding",
-})
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+        "accept-encoding",
+        "content-encoding",
+    }
+)
 
 
 @dataclass
@@ -179,7 +193,7 @@ class RecordingProxy:
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
 
-    async def start(self) -> "RecordingProxy":
+    async def start(self) -> RecordingProxy:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._session = aiohttp.ClientSession(auto_decompress=False)
@@ -207,8 +221,15 @@ class RecordingProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.requests.append(Recorded(request.method, request.path, request.query_string,
-                                      {k.lower(): v for k, v in request.headers.items()}, body))
+        self.requests.append(
+            Recorded(
+                request.method,
+                request.path,
+                request.query_string,
+                {k.lower(): v for k, v in request.headers.items()},
+                body,
+            )
+        )
         if self.respond is not None:
             answer = self.respond(request)
             if answer is not None:
@@ -218,11 +239,17 @@ class RecordingProxy:
         if self.forwarded:
             headers.update({"x-forwarded-host": urlsplit(self.url).netloc, "x-forwarded-proto": "http"})
         assert self._session is not None
-        async with self._session.request(request.method, self.upstream + request.path_qs, headers=headers,
-                                         data=body or None, allow_redirects=False) as upstream:
-            response = web.StreamResponse(status=upstream.status, headers={
-                k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP
-            })
+        async with self._session.request(
+            request.method,
+            self.upstream + request.path_qs,
+            headers=headers,
+            data=body or None,
+            allow_redirects=False,
+        ) as upstream:
+            response = web.StreamResponse(
+                status=upstream.status,
+                headers={k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP},
+            )
             await response.prepare(request)
             try:
                 async for chunk in upstream.content.iter_any():
@@ -252,7 +279,7 @@ class ForwardProxy:
     _server: asyncio.AbstractServer | None = None
     _tasks: set[asyncio.Task] = field(default_factory=set)
 
-    async def start(self) -> "ForwardProxy":
+    async def start(self) -> ForwardProxy:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         port = self._server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
@@ -286,12 +313,20 @@ class ForwardProxy:
                 await writer.drain()
             else:
                 parts = urlsplit(target)
-                upstream_reader, upstream_writer = await asyncio.open_connection(parts.hostname, parts.port or 80)
+                upstream_reader, upstream_writer = await asyncio.open_connection(
+                    parts.hostname, parts.port or 80
+                )
                 path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-                kept = [h for h in rest.split(b"\r\n") if h and not h.lower().startswith(
-                    (b"connection:", b"proxy-connection:", b"keep-alive:"))]
-                upstream_writer.write(f"{method} {path} {version}\r\n".encode("latin-1")
-                                      + b"\r\n".join(kept + [b"Connection: close"]) + b"\r\n\r\n")
+                kept = [
+                    h
+                    for h in rest.split(b"\r\n")
+                    if h and not h.lower().startswith((b"connection:", b"proxy-connection:", b"keep-alive:"))
+                ]
+                upstream_writer.write(
+                    f"{method} {path} {version}\r\n".encode("latin-1")
+                    + b"\r\n".join(kept + [b"Connection: close"])
+                    + b"\r\n\r\n"
+                )
             # The exchange ends when the upstream side does (it was asked to
             # close); the client may keep its side open for keep-alive.
             sending = asyncio.ensure_future(_pipe(reader, upstream_writer))
@@ -300,7 +335,7 @@ class ForwardProxy:
             finally:
                 sending.cancel()
                 await asyncio.gather(sending, return_exceptions=True)
-        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, asyncio.CancelledError):
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, asyncio.CancelledError):
             pass  # a connection handler's end is the proxy's business only
         finally:
             for stream in (upstream_writer, writer):

@@ -23,9 +23,9 @@ import pytest
 # pytest's default import mode puts tests/ on sys.path; --import-mode=importlib does not.
 if str(Path(__file__).parent) not in sys.path:
     sys.path.insert(0, str(Path(__file__).parent))
-import replica as replica_script  # noqa: E402 (stdlib-only at import, no Gradio)
-from launch import ServerProcess, StartError, free_port, stop_all  # noqa: E402
-import run as run_script  # noqa: E402 (stdlib-only: the table of Gradio venvs)
+import replica as replica_script
+import run as run_script
+from launch import ServerProcess, StartError, free_port, stop_all
 
 REPLICA_SCRIPT = Path(__file__).with_name("replica.py")
 #: The Gradio generations the replica runs on, oldest first: "4" (4.44, routes
@@ -74,8 +74,9 @@ class Replica:
         return self.process.pid
 
     def _get_json(self, path: str, method: str = "GET") -> Any:
-        request = urllib.request.Request(self.url + path, method=method,
-                                         data=b"" if method == "POST" else None)
+        request = urllib.request.Request(
+            self.url + path, method=method, data=b"" if method == "POST" else None
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.load(response)
 
@@ -109,9 +110,11 @@ class Replica:
 
 #: replica.py's own defaults, so that start_replica(sleep=0.0) and
 #: start_replica() share one server.
-_DEFAULT_FLAGS = {name: value for name, value
-                  in vars(replica_script.parse_args(["--port", "0"])).items()
-                  if name not in ("port", "host")}
+_DEFAULT_FLAGS = {
+    name: value
+    for name, value in vars(replica_script.parse_args(["--port", "0"])).items()
+    if name not in ("port", "host")
+}
 
 
 def _flag_args(flags: dict[str, Any]) -> list[str]:
@@ -139,28 +142,35 @@ def _generation_python(generation: str) -> str:
     )
     if not python:
         if os.environ.get("CI"):
-            pytest.fail(f"{message} (it is unset, and CI must test every generation)",
-                        pytrace=False)
+            pytest.fail(f"{message} (it is unset, and CI must test every generation)", pytrace=False)
         pytest.skip(f"{message} (unset)")
     if not Path(python).exists():
         pytest.fail(f"{message}; {python!r} does not exist", pytrace=False)
     return python
 
 
-def _launch_replica(python: str, generation: str, flags: dict[str, Any],
-                    work_dir: Path, attempts: int = 3) -> Replica:
+def _launch_replica(
+    python: str, generation: str, flags: dict[str, Any], work_dir: Path, attempts: int = 3
+) -> Replica:
     """Start ``replica.py`` and wait until it announces readiness."""
     for attempt in range(1, attempts + 1):
         # The port is free when we look; another process may take it before
         # the replica binds, which is detected below and retried.
         port = free_port()
-        env = dict(os.environ, PYTHONUNBUFFERED="1",
-                   # Keep Gradio's files out of the shared /tmp/gradio and the repository.
-                   GRADIO_TEMP_DIR=str(work_dir / "gradio-files"),
-                   GRADIO_EXAMPLES_CACHE=str(work_dir / "examples-cache"))
-        server = ServerProcess([python, REPLICA_SCRIPT, "--port", port, *_flag_args(flags)],
-                               log_path=work_dir / f"replica-{port}.log", env=env, cwd=work_dir,
-                               name="replica")
+        env = dict(
+            os.environ,
+            PYTHONUNBUFFERED="1",
+            # Keep Gradio's files out of the shared /tmp/gradio and the repository.
+            GRADIO_TEMP_DIR=str(work_dir / "gradio-files"),
+            GRADIO_EXAMPLES_CACHE=str(work_dir / "examples-cache"),
+        )
+        server = ServerProcess(
+            [python, REPLICA_SCRIPT, "--port", port, *_flag_args(flags)],
+            log_path=work_dir / f"replica-{port}.log",
+            env=env,
+            cwd=work_dir,
+            name="replica",
+        )
         try:
             url = server.wait_ready(line_prefix=_READY_PREFIX, timeout=REPLICA_START_TIMEOUT)
             return Replica(server, url.rstrip("/"), generation, flags)
@@ -203,10 +213,8 @@ def start_replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartRep
         python = _generation_python(generation)
         unknown = set(flags) - set(_DEFAULT_FLAGS)
         if unknown:
-            raise TypeError(f"unknown replica flags {sorted(unknown)}; "
-                            f"known: {sorted(_DEFAULT_FLAGS)}")
-        flags = {name: value for name, value in flags.items()
-                 if value != _DEFAULT_FLAGS[name]}
+            raise TypeError(f"unknown replica flags {sorted(unknown)}; known: {sorted(_DEFAULT_FLAGS)}")
+        flags = {name: value for name, value in flags.items() if value != _DEFAULT_FLAGS[name]}
         key = (generation, tuple(sorted(flags.items())))
         if not fresh and key in cache:
             replica = cache[key]
@@ -246,12 +254,14 @@ def any_replica(request: pytest.FixtureRequest, start_replica: StartReplica) -> 
     return start_replica(request.param)
 
 
-@pytest.fixture(scope="session", params=GENERATIONS,
-                ids=[f"gradio{generation}" for generation in GENERATIONS])
+@pytest.fixture(
+    scope="session", params=GENERATIONS, ids=[f"gradio{generation}" for generation in GENERATIONS]
+)
 def every_generation(request: pytest.FixtureRequest, start_replica: StartReplica) -> Replica:
     """The default replica of every generation in :data:`GENERATIONS` in turn,
     for the contract tests that must hold on each (tests/test_cancel_generations.py)."""
     return start_replica(request.param)
+
 
 # ===========================================================================
 # end of the Space replica fixtures
@@ -262,10 +272,17 @@ def every_generation(request: pytest.FixtureRequest, start_replica: StartReplica
 # Markers (registered in setup.cfg), put on by what a test uses
 # ===========================================================================
 #: Whole files whose tests take seconds or more each.
-SLOW_FILES = frozenset({
-    "test_cancel_generations.py", "test_soak.py", "test_install.py", "test_benchmarks_smoke.py",
-    "test_g4f_servers.py", "test_image_api.py", "test_routing.py",
-})
+SLOW_FILES = frozenset(
+    {
+        "test_cancel_generations.py",
+        "test_soak.py",
+        "test_install.py",
+        "test_benchmarks_smoke.py",
+        "test_g4f_servers.py",
+        "test_image_api.py",
+        "test_routing.py",
+    }
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

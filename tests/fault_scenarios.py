@@ -38,15 +38,24 @@ QUOTA_ERROR = {
 }
 #: The 502 page of a typical front proxy: what must never be dumped into a message.
 HTML_PAGE = (
-    "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{status} {reason}</title>"
+    '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{status} {reason}</title>'
     "<style>body {{ font-family: sans-serif }}</style></head>\n<body><h1>{reason}</h1>"
-    "<p>The upstream server is not answering. <a href=\"https://status.example\">Status</a></p>"
+    '<p>The upstream server is not answering. <a href="https://status.example">Status</a></p>'
     "</body></html>\n"
 )
-REASONS = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           408: "Request Timeout", 422: "Unprocessable Entity", 429: "Too Many Requests",
-           500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-           504: "Gateway Timeout"}
+REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    408: "Request Timeout",
+    422: "Unprocessable Entity",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 CHUNK = b"x" * (64 << 10)  # preallocated, so hostile bodies cost the server no memory
 MAX_HANDLER_SECONDS = 30.0  # no handler outlives this, whatever the client does
 
@@ -59,9 +68,13 @@ def gradio_config(prefix: str = "/gradio_api") -> dict:
     """A trimmed Gradio 6.31 ``/config`` with the Space's layout: two example
     dependencies, then ``infer`` (fn 2, triggered by the Run button, id 5).
     Gradio 4 (``prefix=""``) had no ``api_prefix`` key at all."""
+
     def slider(id_, minimum, maximum, step, value):
-        return {"id": id_, "type": "slider",
-                "props": {"minimum": minimum, "maximum": maximum, "step": step, "value": value}}
+        return {
+            "id": id_,
+            "type": "slider",
+            "props": {"minimum": minimum, "maximum": maximum, "step": step, "value": value},
+        }
 
     config = {
         "version": "6.31.0" if prefix else "4.44.1",
@@ -80,12 +93,30 @@ def gradio_config(prefix: str = "/gradio_api") -> dict:
             {"id": 18, "type": "dataset", "props": {}},
         ],
         "dependencies": [
-            {"id": 0, "api_name": "load_example_input", "targets": [[18, "click"]], "inputs": [18],
-             "outputs": [4], "queue": False},
-            {"id": 1, "api_name": "load_example", "targets": [[None, "then"]], "inputs": [18],
-             "outputs": [6, 8], "queue": True},
-            {"id": 2, "api_name": "infer", "targets": [[5, "click"], [4, "submit"]],
-             "inputs": [4, 8, 9, 11, 12, 15], "outputs": [6, 8], "queue": True},
+            {
+                "id": 0,
+                "api_name": "load_example_input",
+                "targets": [[18, "click"]],
+                "inputs": [18],
+                "outputs": [4],
+                "queue": False,
+            },
+            {
+                "id": 1,
+                "api_name": "load_example",
+                "targets": [[None, "then"]],
+                "inputs": [18],
+                "outputs": [6, 8],
+                "queue": True,
+            },
+            {
+                "id": 2,
+                "api_name": "infer",
+                "targets": [[5, "click"], [4, "submit"]],
+                "inputs": [4, 8, 9, 11, 12, 15],
+                "outputs": [6, 8],
+                "queue": True,
+            },
         ],
     }
     if prefix:
@@ -95,8 +126,13 @@ def gradio_config(prefix: str = "/gradio_api") -> dict:
 
 def file_data(root: str, prefix: str, *, path: str | None = IMAGE_PATH, url: Any = "auto") -> dict:
     """A Gradio ``FileData`` as the Space sends it; ``url=None`` leaves the key out."""
-    data: dict[str, Any] = {"size": None, "orig_name": "image.webp", "mime_type": None,
-                            "is_stream": False, "meta": {"_type": "gradio.FileData"}}
+    data: dict[str, Any] = {
+        "size": None,
+        "orig_name": "image.webp",
+        "mime_type": None,
+        "is_stream": False,
+        "meta": {"_type": "gradio.FileData"},
+    }
     if path is not None:
         data["path"] = path
     if url == "auto":
@@ -146,8 +182,16 @@ class EventWriter:
     pieces as small as the network allows.
     """
 
-    def __init__(self, request: web.Request, response: web.StreamResponse, proto: str, event_id: str, *,
-                 crlf: bool = False, bytewise: bool = False) -> None:
+    def __init__(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        proto: str,
+        event_id: str,
+        *,
+        crlf: bool = False,
+        bytewise: bool = False,
+    ) -> None:
         self.request = request
         self.response = response
         self.proto = proto
@@ -162,7 +206,7 @@ class EventWriter:
             await self.response.write(data)
             return
         for index in range(len(data)):
-            await self.response.write(data[index:index + 1])
+            await self.response.write(data[index : index + 1])
             await asyncio.sleep(0.0002)  # one TCP segment per byte (the server sets TCP_NODELAY)
 
     async def _call(self, name: str, data: Any) -> None:
@@ -182,11 +226,19 @@ class EventWriter:
         if self.proto == "call":
             return
         if index == 0:
-            await self._queue({"msg": "estimation", "event_id": self.event_id, "rank": 0,
-                               "queue_size": 1, "rank_eta": 0.5})
+            await self._queue(
+                {"msg": "estimation", "event_id": self.event_id, "rank": 0, "queue_size": 1, "rank_eta": 0.5}
+            )
             await self._queue({"msg": "process_starts", "event_id": self.event_id, "eta": 0.5})
-        await self._queue({"msg": "progress", "event_id": self.event_id, "progress_data": [
-            {"index": index, "length": length, "unit": "steps", "progress": None, "desc": None}]})
+        await self._queue(
+            {
+                "msg": "progress",
+                "event_id": self.event_id,
+                "progress_data": [
+                    {"index": index, "length": length, "unit": "steps", "progress": None, "desc": None}
+                ],
+            }
+        )
 
     async def complete(self, output: Any) -> None:
         """Success with ``output`` (``[FileData, seed]``); for the queue protocol
@@ -194,9 +246,15 @@ class EventWriter:
         if self.proto == "call":
             await self._call("complete", output)
         else:
-            await self._queue({"msg": "process_completed", "event_id": self.event_id,
-                               "output": {} if output is None else {"data": output, "is_generating": False},
-                               "success": True, "title": None})
+            await self._queue(
+                {
+                    "msg": "process_completed",
+                    "event_id": self.event_id,
+                    "output": {} if output is None else {"data": output, "is_generating": False},
+                    "success": True,
+                    "title": None,
+                }
+            )
 
     async def error(self, payload: Any) -> None:
         """A failed job: the call protocol's ``error`` event with ``payload``
@@ -205,16 +263,30 @@ class EventWriter:
             await self._call("error", payload)
             return
         output = payload if isinstance(payload, dict) else {"error": payload}
-        await self._queue({"msg": "process_completed", "event_id": self.event_id, "output": output,
-                           "success": False, "title": output.get("title") or "Error"})
+        await self._queue(
+            {
+                "msg": "process_completed",
+                "event_id": self.event_id,
+                "output": output,
+                "success": False,
+                "title": output.get("title") or "Error",
+            }
+        )
 
     async def close_stream(self) -> None:
         if self.proto == "queue":
             await self._queue({"msg": "close_stream", "event_id": None})
 
     async def unexpected_error(self, message: str = "404: Not Found") -> None:
-        await self._queue({"msg": "unexpected_error", "event_id": None, "message": message,
-                           "session_not_found": True, "success": False})
+        await self._queue(
+            {
+                "msg": "unexpected_error",
+                "event_id": None,
+                "message": message,
+                "session_not_found": True,
+                "success": False,
+            }
+        )
 
 
 # -- scenarios ------------------------------------------------------------------
@@ -229,7 +301,7 @@ class Scenario:
 
     name = "ok"
 
-    def __init__(self, server: "FaultServer", **options: Any) -> None:
+    def __init__(self, server: FaultServer, **options: Any) -> None:
         self.server = server
         self.options = options
 
@@ -252,8 +324,14 @@ class Scenario:
 
     async def stream(self, request: web.Request, proto: str, event_id: str | None) -> web.StreamResponse:
         response = await self.open_stream(request)
-        writer = EventWriter(request, response, proto, event_id or "", crlf=self.options.get("crlf", False),
-                             bytewise=self.options.get("bytewise", False))
+        writer = EventWriter(
+            request,
+            response,
+            proto,
+            event_id or "",
+            crlf=self.options.get("crlf", False),
+            bytewise=self.options.get("bytewise", False),
+        )
         if proto == "queue" and event_id is None:
             await writer.unexpected_error()
             return response
@@ -282,8 +360,14 @@ class Scenario:
         return web.Response(body=IMAGE_BYTES, content_type="image/webp")
 
 
-def status_response(status: int, *, html: bool = True, retry_after: str | None = None,
-                    detail: str | None = None, body_bytes: int = 0) -> web.StreamResponse:
+def status_response(
+    status: int,
+    *,
+    html: bool = True,
+    retry_after: str | None = None,
+    detail: str | None = None,
+    body_bytes: int = 0,
+) -> web.StreamResponse:
     headers = {"retry-after": retry_after} if retry_after is not None else {}
     reason = REASONS.get(status, "Error")
     if html:
@@ -400,10 +484,13 @@ class SubmitStatus(Scenario):
 
     async def submit(self, request, proto, payload):
         if self.failing("submit"):
-            return status_response(self.options.get("status", 502), html=self.options.get("html", True),
-                                   retry_after=self.options.get("retry_after"),
-                                   detail=self.options.get("detail"),
-                                   body_bytes=self.options.get("body_bytes", 0))
+            return status_response(
+                self.options.get("status", 502),
+                html=self.options.get("html", True),
+                retry_after=self.options.get("retry_after"),
+                detail=self.options.get("detail"),
+                body_bytes=self.options.get("body_bytes", 0),
+            )
         return await super().submit(request, proto, payload)
 
 
@@ -413,8 +500,9 @@ class QueueFull(SubmitStatus):
     name = "queue_full"
 
     def __init__(self, server, **options):
-        super().__init__(server, status=503, html=False,
-                         detail="Queue is full. Max size is 2 and size is 2.", **options)
+        super().__init__(
+            server, status=503, html=False, detail="Queue is full. Max size is 2 and size is 2.", **options
+        )
 
 
 class SubmitReset(Scenario):
@@ -628,7 +716,9 @@ class EndlessBytes(Scenario):
 
     async def script(self, writer):
         sent, started = 0, time.monotonic()
-        while sent < self.options.get("limit", 256 << 20) and time.monotonic() - started < MAX_HANDLER_SECONDS:
+        while (
+            sent < self.options.get("limit", 256 << 20) and time.monotonic() - started < MAX_HANDLER_SECONDS
+        ):
             await writer.raw(CHUNK)
             sent += len(CHUNK)
 
@@ -655,9 +745,33 @@ class UnexpectedError(Scenario):
 SCENARIOS: dict[str, type[Scenario]] = {
     cls.name: cls
     for cls in (
-        Scenario, SpaceNotFound, ConfigMissing, ConfigNotJson, ConfigStatus, HugeJson, Redirect,
-        SubmitStatus, QueueFull, SubmitReset, NoEventId, StreamReset, StreamCut, HeartbeatsForever,
-        NoHeaders, SlowStream, SilentStream, Crlf, Bytewise, ErrorEvent, Quota, Complete,
-        MalformedJson, HugeLine, HugeEvent, EndlessBytes, ForeignFile, UnexpectedError,
+        Scenario,
+        SpaceNotFound,
+        ConfigMissing,
+        ConfigNotJson,
+        ConfigStatus,
+        HugeJson,
+        Redirect,
+        SubmitStatus,
+        QueueFull,
+        SubmitReset,
+        NoEventId,
+        StreamReset,
+        StreamCut,
+        HeartbeatsForever,
+        NoHeaders,
+        SlowStream,
+        SilentStream,
+        Crlf,
+        Bytewise,
+        ErrorEvent,
+        Quota,
+        Complete,
+        MalformedJson,
+        HugeLine,
+        HugeEvent,
+        EndlessBytes,
+        ForeignFile,
+        UnexpectedError,
     )
 }

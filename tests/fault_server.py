@@ -53,10 +53,6 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-
-# What the scenarios share with the server and the tests (names kept importable
-# from here, where the tests have always found them).
-from launch import free_port  # noqa: F401 (the tests import it from here too)
 from fault_scenarios import (  # noqa: F401
     _SESSIONS,
     CHUNK,
@@ -76,15 +72,20 @@ from fault_scenarios import (  # noqa: F401
     status_response,
 )
 
+# What the scenarios share with the server and the tests (names kept importable
+# from here, where the tests have always found them).
+from launch import free_port
+
 __all__ = [
+    "SCENARIOS",
     "FaultProxy",
     "FaultServer",
     "Recorded",
-    "SCENARIOS",
     "foreign_host",
     "free_port",
     "gradio_config",
 ]
+
 
 def foreign_host() -> str:
     """Another loopback address for the "foreign host", if the system routes it."""
@@ -139,8 +140,9 @@ class _ThreadedApp:
 
     def start(self):
         ready: concurrent.futures.Future = concurrent.futures.Future()
-        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True,
-                                        name=f"{type(self).__name__}-{self.host}")
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), daemon=True, name=f"{type(self).__name__}-{self.host}"
+        )
         self._thread.start()
         ready.result(timeout=10)
         return self
@@ -205,7 +207,7 @@ def route_of(method: str, path: str, prefix: str) -> str:
         return "config"
     if not path.startswith(prefix + "/"):
         return "other"
-    rest = path[len(prefix):]
+    rest = path[len(prefix) :]
     if method == "POST" and rest in ("/call/infer", "/queue/join"):
         return "submit"
     if method == "GET" and (rest.startswith("/call/infer/") or rest == "/queue/data"):
@@ -234,7 +236,7 @@ class FaultServer(_ThreadedApp):
         return f"<FaultServer {self.root}{self.prefix} scenario={self.scenario.name}>"
 
     # -- control (from the test's thread) ------------------------------------
-    def use(self, name: str, **options: Any) -> "FaultServer":
+    def use(self, name: str, **options: Any) -> FaultServer:
         """Switch to scenario ``name`` with ``options``; forget recorded requests."""
         if name not in SCENARIOS:
             raise KeyError(f"unknown scenario {name!r}; known: {', '.join(sorted(SCENARIOS))}")
@@ -254,13 +256,18 @@ class FaultServer(_ThreadedApp):
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         route = route_of(request.method, request.path, self.prefix)
-        self.requests.append(Recorded(
-            method=request.method, path=request.path, query=request.query_string,
-            headers={key.lower(): value for key, value in request.headers.items()},
-            body=body, route=route,
-        ))
+        self.requests.append(
+            Recorded(
+                method=request.method,
+                path=request.path,
+                query=request.query_string,
+                headers={key.lower(): value for key, value in request.headers.items()},
+                body=body,
+                route=route,
+            )
+        )
         scenario = self.scenario
-        rest = request.path[len(self.prefix):]
+        rest = request.path[len(self.prefix) :]
         proto = "queue" if "/queue/" in rest else "call"
         if route == "config":
             return await scenario.config(request)
@@ -284,8 +291,20 @@ class FaultServer(_ThreadedApp):
 
 
 #: Headers a proxy does not pass on (RFC 9110, 7.6.1), and those it recomputes.
-_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-                         "trailer", "transfer-encoding", "upgrade", "host", "content-length"})
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
 
 
 class FaultProxy(_ThreadedApp):
@@ -304,8 +323,14 @@ class FaultProxy(_ThreadedApp):
     :attr:`faults` lists ``(kind, route, prompt)`` of every fault injected.
     """
 
-    def __init__(self, upstream: str, *, every: int = 10, host: str = "127.0.0.1",
-                 kinds: tuple[str, ...] = ("503", "reset", "reset_mid")) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        every: int = 10,
+        host: str = "127.0.0.1",
+        kinds: tuple[str, ...] = ("503", "reset", "reset_mid"),
+    ) -> None:
         super().__init__(host)
         self.upstream = upstream.rstrip("/")
         self.every = every
@@ -323,7 +348,8 @@ class FaultProxy(_ThreadedApp):
 
         # No keep-alive upstream: the proxy holds no idle descriptor between requests.
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(force_close=True, limit=0), auto_decompress=False,
+            connector=aiohttp.TCPConnector(force_close=True, limit=0),
+            auto_decompress=False,
             timeout=aiohttp.ClientTimeout(total=None, sock_read=60),
         )
 
@@ -377,8 +403,13 @@ class FaultProxy(_ThreadedApp):
             raise _Dropped
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         self.forwarded += 1
-        async with self._session.request(request.method, self.upstream + request.path_qs, headers=headers,
-                                         data=body or None, allow_redirects=False) as upstream:
+        async with self._session.request(
+            request.method,
+            self.upstream + request.path_qs,
+            headers=headers,
+            data=body or None,
+            allow_redirects=False,
+        ) as upstream:
             out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
             if not upstream.headers.get("content-type", "").startswith("text/event-stream"):
                 payload = await upstream.read()
@@ -431,8 +462,16 @@ def pending_tasks() -> list[asyncio.Task]:
     return [task for task in asyncio.all_tasks() if task is not current and not task.done()]
 
 
-async def generate(root: str, *, transport: Any = "aiohttp", protocol: str = "auto", timeout: float = 5.0,
-                   prompt: str = "a cat", check_tasks: bool = True, **kwargs: Any) -> Outcome:
+async def generate(
+    root: str,
+    *,
+    transport: Any = "aiohttp",
+    protocol: str = "auto",
+    timeout: float = 5.0,
+    prompt: str = "a cat",
+    check_tasks: bool = True,
+    **kwargs: Any,
+) -> Outcome:
     """Run one generation of the provider against ``root`` and return its :class:`Outcome`.
 
     Unless ``check_tasks`` is false, also asserts that it left no task behind.
@@ -444,8 +483,16 @@ async def generate(root: str, *, transport: Any = "aiohttp", protocol: str = "au
     started = time.monotonic()
     try:
         async for item in BlackForestLabs_Flux1Schnell.create_async_generator(
-            "flux-schnell", None, prompt=prompt, api_base=root, transport=transport,
-            protocol=protocol, timeout=timeout, seed=7, randomize_seed=False, **kwargs,
+            "flux-schnell",
+            None,
+            prompt=prompt,
+            api_base=root,
+            transport=transport,
+            protocol=protocol,
+            timeout=timeout,
+            seed=7,
+            randomize_seed=False,
+            **kwargs,
         ):
             items.append(item)
     except Exception as caught:  # the outcome under test

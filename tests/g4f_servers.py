@@ -10,11 +10,10 @@ import base64
 import os
 import sys
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import pytest
-
 from g4f_subprocess import G4FProcess
 from launch import ServerProcess, StartError, free_port
 
@@ -44,9 +43,13 @@ class Server:
         self.name = name
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.server = ServerProcess([sys.executable, "-m", "g4f", *[a.format(port=self.port) for a in args]],
-                                    log_path=proc.root / f"{name}-{self.port}.log", env=proc.env(env),
-                                    cwd=proc.cwd, name=name)
+        self.server = ServerProcess(
+            [sys.executable, "-m", "g4f", *[a.format(port=self.port) for a in args]],
+            log_path=proc.root / f"{name}-{self.port}.log",
+            env=proc.env(env),
+            cwd=proc.cwd,
+            name=name,
+        )
         self.process = self.server.process
 
     def wait_until_up(self, path: str) -> None:
@@ -67,8 +70,12 @@ class Server:
 def g4f_api(proc: G4FProcess, space_url: str) -> Iterator[Server]:
     """``g4f api`` with its GUI mount (a2wsgi), the Space set to ``space_url``; stopped on exit."""
     import_or_skip("a2wsgi", "a2wsgi (g4f api's GUI)")
-    server = Server("g4f-api", ["api", "--bind", "127.0.0.1:{port}", "--disable-pa-auto-download"],
-                    proc, {"G4F_FLUX_SCHNELL_URL": space_url})
+    server = Server(
+        "g4f-api",
+        ["api", "--bind", "127.0.0.1:{port}", "--disable-pa-auto-download"],
+        proc,
+        {"G4F_FLUX_SCHNELL_URL": space_url},
+    )
     try:
         server.wait_until_up("/v1/providers")
         yield server
@@ -80,8 +87,12 @@ def g4f_api(proc: G4FProcess, space_url: str) -> Iterator[Server]:
 def g4f_gui(proc: G4FProcess, space_url: str) -> Iterator[Server]:
     """``g4f gui`` (Flask; its async views need flask[async]), the Space set to ``space_url``."""
     import_or_skip("asgiref", "flask[async] (g4f gui)")
-    server = Server("g4f-gui", ["gui", "--host", "127.0.0.1", "--port", "{port}"],
-                    proc, {"G4F_FLUX_SCHNELL_URL": space_url})
+    server = Server(
+        "g4f-gui",
+        ["gui", "--host", "127.0.0.1", "--port", "{port}"],
+        proc,
+        {"G4F_FLUX_SCHNELL_URL": space_url},
+    )
     try:
         server.wait_until_up("/backend-api/v2/providers")
         yield server

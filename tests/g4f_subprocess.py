@@ -28,8 +28,15 @@ PROVIDER = "BlackForestLabs_Flux1Schnell"
 
 # Environment variables of ours or of Python that would change what a test
 # process does; each test sets the ones it needs.
-_SCRUBBED = ("G4F_FLUX_NO_AUTOLOAD", "G4F_FLUX_BLOCKED_PROVIDERS", "G4F_FLUX_SCHNELL_URL",
-             "PYTHONPATH", "PYTHONSTARTUP", "PYTHONNOUSERSITE", "G4F_CACHE_DIR")
+_SCRUBBED = (
+    "G4F_FLUX_NO_AUTOLOAD",
+    "G4F_FLUX_BLOCKED_PROVIDERS",
+    "G4F_FLUX_SCHNELL_URL",
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONNOUSERSITE",
+    "G4F_CACHE_DIR",
+)
 
 # The "live providers" file g4f reads instead of downloading it: the one entry
 # it needs is "default" (G4FSpace), pointed at a closed local port.
@@ -66,11 +73,14 @@ def require_installed_plugin() -> None:
         if PTH_NAME not in names or not Path(dist.locate_file(PTH_NAME)).is_file():
             continue
         if PROVIDER not in dist.entry_points.select(group="g4f.providers").names:
-            pytest.fail(f"{DIST_NAME} is installed without its g4f.providers entry point; {how}",
-                        pytrace=False)
+            pytest.fail(
+                f"{DIST_NAME} is installed without its g4f.providers entry point; {how}", pytrace=False
+            )
         return
-    pytest.fail(f"{DIST_NAME} with its start-up hook {PTH_NAME} is not installed in "
-                f"{sys.executable}; {how}", pytrace=False)
+    pytest.fail(
+        f"{DIST_NAME} with its start-up hook {PTH_NAME} is not installed in {sys.executable}; {how}",
+        pytrace=False,
+    )
 
 
 class G4FProcess:
@@ -88,24 +98,36 @@ class G4FProcess:
     def env(self, extra: dict | None = None, pythonpath=()) -> dict:
         """The environment of a test process."""
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED}
-        env.update(HOME=str(self.home), G4F_CACHE_DIR=str(self.cache),
-                   PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
+        env.update(
+            HOME=str(self.home),
+            G4F_CACHE_DIR=str(self.cache),
+            PYTHONDONTWRITEBYTECODE="1",
+            PYTHONUNBUFFERED="1",
+        )
         if pythonpath:
             env["PYTHONPATH"] = os.pathsep.join(str(p) for p in pythonpath)
         env.update(extra or {})
         return env
 
-    def run(self, code: str, *, env: dict | None = None, pythonpath=(), timeout: float = 120,
-            check: bool = True) -> subprocess.CompletedProcess:
+    def run(
+        self, code: str, *, env: dict | None = None, pythonpath=(), timeout: float = 120, check: bool = True
+    ) -> subprocess.CompletedProcess:
         """Run ``code`` (dedented) with ``python -c``; on ``check``, fail on a non-zero exit."""
         result = subprocess.run(
             [sys.executable, "-c", textwrap.dedent(code)],
-            env=self.env(env, pythonpath), cwd=self.cwd, capture_output=True, text=True,
-            timeout=timeout, stdin=subprocess.DEVNULL,
+            env=self.env(env, pythonpath),
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
         )
         if check and result.returncode != 0:
-            pytest.fail(f"test process exited with {result.returncode}\n"
-                        f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}", pytrace=False)
+            pytest.fail(
+                f"test process exited with {result.returncode}\n"
+                f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}",
+                pytrace=False,
+            )
         return result
 
     def json(self, code: str, **kwargs):
@@ -116,8 +138,7 @@ class G4FProcess:
         return json.loads(lines[-1])
 
 
-def make_distribution(root: Path, name: str, entry_points: dict[str, str],
-                      modules: dict[str, str]) -> Path:
+def make_distribution(root: Path, name: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
     """A throwaway installed distribution in ``root`` (to put on PYTHONPATH).
 
     ``entry_points`` maps names to ``module:attribute`` in the g4f.providers
@@ -135,7 +156,7 @@ def make_distribution(root: Path, name: str, entry_points: dict[str, str],
 
 
 #: Source of a minimal g4f provider class named ``{name}`` for throwaway plugins.
-FAKE_PROVIDER = '''
+FAKE_PROVIDER = """
 from g4f.providers.base_provider import AsyncGeneratorProvider
 from g4f.providers.response import ImageResponse
 
@@ -147,4 +168,4 @@ class {name}(AsyncGeneratorProvider):
     @classmethod
     async def create_async_generator(cls, model, messages, **kwargs):
         yield ImageResponse("https://example.invalid/{name}.png", "fake")
-'''
+"""

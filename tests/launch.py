@@ -15,8 +15,8 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 __all__ = ["ServerProcess", "StartError", "free_port", "stop_all"]
 
@@ -40,15 +40,27 @@ class ServerProcess:
     """A server in a subprocess of its own session (a Ctrl-C at the terminal
     reaches the test runner only, which stops its servers in order)."""
 
-    def __init__(self, argv: Sequence[object], *, log_path: Path, env: Mapping[str, str] | None = None,
-                 cwd: Path | str | None = None, name: str = "server") -> None:
+    def __init__(
+        self,
+        argv: Sequence[object],
+        *,
+        log_path: Path,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | str | None = None,
+        name: str = "server",
+    ) -> None:
         self.name = name
         self.log_path = Path(log_path)
         self.argv = [str(part) for part in argv]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                cwd=cwd, env=None if env is None else dict(env), start_new_session=True,
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=cwd,
+                env=None if env is None else dict(env),
+                start_new_session=True,
             )
 
     @property
@@ -56,8 +68,9 @@ class ServerProcess:
         """The server's process id."""
         return self.process.pid
 
-    def wait_ready(self, *, line_prefix: str | None = None, url: str | None = None,
-                   timeout: float = 60.0) -> str:
+    def wait_ready(
+        self, *, line_prefix: str | None = None, url: str | None = None, timeout: float = 60.0
+    ) -> str:
         """Wait until the server prints ``line_prefix`` (then return the rest of that
         line) or until ``url`` answers anything over HTTP (then return ``url``)."""
         deadline = time.monotonic() + timeout
@@ -65,7 +78,7 @@ class ServerProcess:
             if line_prefix is not None:
                 for line in self.log_path.read_text(errors="replace").splitlines():
                     if line.startswith(line_prefix):
-                        return line[len(line_prefix):].strip()
+                        return line[len(line_prefix) :].strip()
             elif url is not None and _answers(url):
                 return url
             if self.process.poll() is not None:
@@ -75,8 +88,10 @@ class ServerProcess:
             else:
                 time.sleep(0.05 if line_prefix is not None else 0.2)
                 continue
-            raise StartError(f"{self.name} ({' '.join(self.argv)}) {problem}.\n"
-                             f"--- last lines of {self.log_path} ---\n{self.log_tail()}")
+            raise StartError(
+                f"{self.name} ({' '.join(self.argv)}) {problem}.\n"
+                f"--- last lines of {self.log_path} ---\n{self.log_tail()}"
+            )
 
     def log_tail(self, lines: int = 40) -> str:
         """The last ``lines`` lines of the server's output."""
@@ -91,7 +106,7 @@ class ServerProcess:
         stop_all(self)
 
 
-def stop_all(*servers: "ServerProcess | subprocess.Popen") -> None:
+def stop_all(*servers: ServerProcess | subprocess.Popen) -> None:
     """Stop several servers together: SIGTERM to all, one bounded wait, SIGKILL
     for the stragglers, and reap all (no zombie, no ResourceWarning from Popen)."""
     processes = [server.process if isinstance(server, ServerProcess) else server for server in servers]
@@ -116,4 +131,3 @@ def _answers(url: str) -> bool:
         return True  # an error status is an answer: the server is up
     except OSError:
         return False
-

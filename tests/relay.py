@@ -48,13 +48,13 @@ class TcpRelay:
         host, port = self._server.sockets[0].getsockname()[:2]
         return f"{'https' if self.tls else 'http'}://{host}:{port}"
 
-    async def __aenter__(self) -> "TcpRelay":
+    async def __aenter__(self) -> TcpRelay:
         return await self.start()
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def start(self) -> "TcpRelay":
+    async def start(self) -> TcpRelay:
         """Listen on a free port of 127.0.0.1."""
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
         return self
@@ -141,7 +141,7 @@ class RelayThread:
         self._thread = threading.Thread(target=self._loop.run_forever, name="relay", daemon=True)
         self._relays: list[TcpRelay] = []
 
-    def __enter__(self) -> "RelayThread":
+    def __enter__(self) -> RelayThread:
         self._thread.start()
         return self
 

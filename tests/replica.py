@@ -60,8 +60,7 @@ MAX_IMAGE_SIZE = 2048
 
 QUOTA_TITLE = "ZeroGPU quota exceeded"
 QUOTA_MESSAGE = (
-    "You have exceeded your free ZeroGPU quota (60s requested vs. 13s left). "
-    "Try again in 0:05:12."
+    "You have exceeded your free ZeroGPU quota (60s requested vs. 13s left). Try again in 0:05:12."
 )
 EXCEPTION_MESSAGE = "CUDA out of memory (simulated)"
 INFO_TITLE = "ZeroGPU queue"
@@ -112,8 +111,7 @@ class JobLog:
 
     def start(self, **fields: Any) -> dict[str, Any]:
         """Record a job as running and return its (mutable) entry."""
-        job = {**fields, "state": "running", "started_at": time.time(), "ended_at": None,
-               "error": None}
+        job = {**fields, "state": "running", "started_at": time.time(), "ended_at": None, "error": None}
         self.jobs.append(job)
         return job
 
@@ -150,8 +148,7 @@ def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
         # Space owner would see of the caller, token included if it leaked.
         # Pairs, not a dict: a header sent twice must show twice.
         headers = [list(pair) for pair in request.headers.items()] if request is not None else []
-        job = jobs.start(prompt=prompt, seed=seed, width=width, height=height, steps=steps,
-                         headers=headers)
+        job = jobs.start(prompt=prompt, seed=seed, width=width, height=height, steps=steps, headers=headers)
 
         job_mode = mode
         for candidate in MODES[1:]:
@@ -210,13 +207,14 @@ def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
                 seed = gr.Slider(label="Seed", minimum=0, maximum=MAX_SEED, step=1, value=0)
                 randomize_seed = gr.Checkbox(label="Randomize seed", value=True)
                 with gr.Row():
-                    width = gr.Slider(label="Width", minimum=256, maximum=MAX_IMAGE_SIZE,
-                                      step=32, value=1024)
-                    height = gr.Slider(label="Height", minimum=256, maximum=MAX_IMAGE_SIZE,
-                                       step=32, value=1024)
+                    width = gr.Slider(label="Width", minimum=256, maximum=MAX_IMAGE_SIZE, step=32, value=1024)
+                    height = gr.Slider(
+                        label="Height", minimum=256, maximum=MAX_IMAGE_SIZE, step=32, value=1024
+                    )
                 with gr.Row():
-                    num_inference_steps = gr.Slider(label="Number of inference steps",
-                                                    minimum=1, maximum=50, step=1, value=4)
+                    num_inference_steps = gr.Slider(
+                        label="Number of inference steps", minimum=1, maximum=50, step=1, value=4
+                    )
             # The Space's cached examples register two dependencies (load the
             # example's input, then its cached output) before infer, which is
             # why infer is fn_index 2 there. "lazy" so nothing runs at start-up;
@@ -225,8 +223,7 @@ def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
                 cache = {"cache_examples": True, "cache_mode": "lazy"}
             else:
                 cache = {"cache_examples": "lazy"}
-            gr.Examples(examples=EXAMPLES, fn=infer, inputs=[prompt],
-                        outputs=[result, seed], **cache)
+            gr.Examples(examples=EXAMPLES, fn=infer, inputs=[prompt], outputs=[result, seed], **cache)
         gr.on(
             triggers=[run_button.click, prompt.submit],
             fn=infer,
@@ -249,7 +246,6 @@ def build_app(args: argparse.Namespace) -> Any:
 
     app = FastAPI()
     requests_seen: list[dict[str, Any]] = []
-
 
     # Registered before the mount, so the catch-all "/" mount does not shadow them.
     @app.get("/_replica/jobs")
@@ -297,10 +293,10 @@ class _RequestRecorder:
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and not scope["path"].startswith("/_replica/"):
-            headers = [[name.decode("latin-1"), value.decode("latin-1")]
-                       for name, value in scope.get("headers", [])]
-            self.seen.append({"method": scope["method"], "path": scope["path"],
-                              "headers": headers})
+            headers = [
+                [name.decode("latin-1"), value.decode("latin-1")] for name, value in scope.get("headers", [])
+            ]
+            self.seen.append({"method": scope["method"], "path": scope["path"], "headers": headers})
         await self.app(scope, receive, send)
 
 
@@ -310,16 +306,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--sleep", type=float, default=0.0, help="seconds per inference step")
-    parser.add_argument("--show-error", action="store_true",
-                        help="show plain exceptions' text to clients (launch(show_error=True))")
-    parser.add_argument("--concurrency-limit", type=int, default=1,
-                        help="queue default_concurrency_limit (Gradio's default is 1)")
+    parser.add_argument(
+        "--show-error",
+        action="store_true",
+        help="show plain exceptions' text to clients (launch(show_error=True))",
+    )
+    parser.add_argument(
+        "--concurrency-limit",
+        type=int,
+        default=1,
+        help="queue default_concurrency_limit (Gradio's default is 1)",
+    )
     parser.add_argument("--max-size", type=int, default=None, help="queue max_size")
-    parser.add_argument("--mode", choices=MODES, default="normal",
-                        help="what every job does unless its prompt has a [[mode]] marker")
-    parser.add_argument("command", nargs=argparse.REMAINDER,
-                        help="after --: a command to run once the replica is ready; the replica "
-                             "stops when it ends and exits with its status")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="normal",
+        help="what every job does unless its prompt has a [[mode]] marker",
+    )
+    parser.add_argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        help="after --: a command to run once the replica is ready; the replica "
+        "stops when it ends and exits with its status",
+    )
     args = parser.parse_args(argv)
     if args.command[:1] == ["--"]:
         args.command = args.command[1:]
@@ -376,8 +386,9 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     # Lazily cached examples are written on first click only, but keep them out
     # of the working directory (maybe the repository) in any case.
-    os.environ.setdefault("GRADIO_EXAMPLES_CACHE",
-                          os.path.join(tempfile.gettempdir(), "g4f-flux-replica-examples"))
+    os.environ.setdefault(
+        "GRADIO_EXAMPLES_CACHE", os.path.join(tempfile.gettempdir(), "g4f-flux-replica-examples")
+    )
     asyncio.run(serve(args))
 
 

@@ -49,16 +49,23 @@ class Generation(NamedTuple):
 #: ``start_replica(generation=...)`` takes. "6" (the newest) is the Gradio of
 #: the test extra, in ``.venv-test`` itself.
 GRADIO_GENERATIONS = {
-    name: Generation(ROOT / f".venv-gradio{name}", ROOT / ".ci" / f"gradio{name}-requirements.txt",
-                     f"G4F_FLUX_GRADIO{name.replace('.', '_')}_PYTHON")
+    name: Generation(
+        ROOT / f".venv-gradio{name}",
+        ROOT / ".ci" / f"gradio{name}-requirements.txt",
+        f"G4F_FLUX_GRADIO{name.replace('.', '_')}_PYTHON",
+    )
     for name in ("4", "5.0", "5.38", "5.50")
 }
 #: Names the python that runs the Gradio 6 replica where the tests run in a
 #: venv without Gradio (.venv-g4f-lowest): the one of .venv-test.
 GRADIO6_PYTHON_ENV = "G4F_FLUX_GRADIO6_PYTHON"
 #: The g4f integration tests, run again on the lowest g4f the package declares.
-G4F_LOWEST_TESTS = ("tests/test_registry.py", "tests/test_routing.py", "tests/test_fallback.py",
-                    "tests/test_provider.py")
+G4F_LOWEST_TESTS = (
+    "tests/test_registry.py",
+    "tests/test_routing.py",
+    "tests/test_fallback.py",
+    "tests/test_provider.py",
+)
 CHROMIUM = ("chromium", "chromium-browser")
 
 
@@ -128,7 +135,7 @@ def _selects_tests(argv: list[str]) -> bool:
     """Whether pytest's arguments name tests (a path, a node id, -k or -m): then
     only those run, and the g4f-lowest run, which is for the whole suite, not."""
     for arg in argv:
-        if arg in ("-k", "-m") or arg.startswith(("-k", "-m")) and not arg.startswith("--"):
+        if arg in ("-k", "-m") or (arg.startswith(("-k", "-m")) and not arg.startswith("--")):
             return True
         if not arg.startswith("-") and ("::" in arg or (ROOT / arg).exists()):
             return True

@@ -13,7 +13,7 @@ def encode_event(
     *,
     data: str,
     event: str | None = None,
-    id: str | None = None,  # noqa: A002 - the field's name in the format
+    id: str | None = None,
     retry: int | None = None,
     comment: str | None = None,
 ) -> bytes:

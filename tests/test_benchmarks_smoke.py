@@ -41,8 +41,10 @@ def _load_benchmark_module(name: str):
     finally:
         sys.path.remove(path)
         for added in set(sys.modules) - before:
-            if getattr(sys.modules[added], "__file__", None) and \
-                    Path(sys.modules[added].__file__).parent == RUN.parent:
+            if (
+                getattr(sys.modules[added], "__file__", None)
+                and Path(sys.modules[added].__file__).parent == RUN.parent
+            ):
                 del sys.modules[added]
 
 
@@ -65,7 +67,10 @@ def test_quick_run_writes_every_section_with_ratios(tmp_path: Path) -> None:
     output = tmp_path / "RESULTS.md"
     completed = subprocess.run(
         [sys.executable, str(RUN), "--quick", "--output", str(output)],
-        cwd=ROOT, capture_output=True, text=True, timeout=840,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=840,
     )
     assert completed.returncode == 0, completed.stderr[-4000:]
     report = output.read_text(encoding="utf-8")
@@ -84,8 +89,13 @@ def test_quick_run_writes_every_section_with_ratios(tmp_path: Path) -> None:
         assert any(row["what"].startswith(topic) or topic in row["what"] for row in targets), topic
 
     latency = {row["contender"]: row for row in _table(report, "## Latency")}
-    for name in ("provider aiohttp/call", "provider aiohttp/queue", "provider aiohttp/queue long-lived",
-                 "floor call", "floor queue"):
+    for name in (
+        "provider aiohttp/call",
+        "provider aiohttp/queue",
+        "provider aiohttp/queue long-lived",
+        "floor call",
+        "floor queue",
+    ):
         assert name in latency, name
         assert RATIO.match(latency[name]["vs floor (same protocol)"]), latency[name]
         assert latency[name]["errors"] == "0", latency[name]
@@ -104,22 +114,33 @@ def test_quick_run_writes_every_section_with_ratios(tmp_path: Path) -> None:
     assert "g4f_flux_plugin._sse" in decoders
 
     network = {row["contender"]: row for row in _table(report, "## Network:")}
-    for name in ("floor (aiohttp keep-alive, call)", "provider as g4f calls it (no transport)",
-                 "provider, one long-lived AiohttpTransport"):
+    for name in (
+        "floor (aiohttp keep-alive, call)",
+        "provider as g4f calls it (no transport)",
+        "provider, one long-lived AiohttpTransport",
+    ):
         assert name in network, name
         row = network[name]
         assert row["errors"] == "0", row
-        for column in ("median ms to the URL", "loopback median ms", "job ms (replica)",
-                       "round trips beyond the job", "round trips the link adds",
-                       "connections per generation after the first", "connections, all generations"):
+        for column in (
+            "median ms to the URL",
+            "loopback median ms",
+            "job ms (replica)",
+            "round trips beyond the job",
+            "round trips the link adds",
+            "connections per generation after the first",
+            "connections, all generations",
+        ):
             assert NUMBER.match(row[column]), (column, row)
     cold = _table(report, "Cold command line:")
     assert any(row["command"].startswith("`g4f-flux") for row in cold)
     floor = next(row for row in cold if "floor.py" in row["command"])
     assert floor["vs floor"] == "1.00x" and floor["errors"] == "0"
     assert all(RATIO.match(row["vs floor"]) for row in cold)
-    assert all(NUMBER.match(row["round trips the link adds"]) and NUMBER.match(row["connections per run"])
-               for row in cold)
+    assert all(
+        NUMBER.match(row["round trips the link adds"]) and NUMBER.match(row["connections per run"])
+        for row in cold
+    )
 
     probes = _table(report, "Measured inside fresh interpreters")
     in_site = next(row["value"] for row in probes if "within `site.main()`" in row["measurement"])
@@ -128,16 +149,18 @@ def test_quick_run_writes_every_section_with_ratios(tmp_path: Path) -> None:
 
 def test_importtime_parser_counts_outermost_plugin_modules_once() -> None:
     # -X importtime prints children before their parent, indented by depth.
-    stderr = "\n".join([
-        "import time: self [us] | cumulative | imported package",
-        "import time:        10 |         10 |     aiohttp.helpers",
-        "import time:        20 |         30 |   g4f_flux_plugin._transports",
-        "import time:        40 |         70 | g4f_flux_plugin.providers",
-        "import time:         5 |          5 |     g4f_flux_plugin._sse",
-        "import time:        15 |         20 |   _g4f_flux_plugin_autoload",
-        "import time:       100 |        120 | site",
-        "import time:       900 |        900 | g4f",
-    ])
+    stderr = "\n".join(
+        [
+            "import time: self [us] | cumulative | imported package",
+            "import time:        10 |         10 |     aiohttp.helpers",
+            "import time:        20 |         30 |   g4f_flux_plugin._transports",
+            "import time:        40 |         70 | g4f_flux_plugin.providers",
+            "import time:         5 |          5 |     g4f_flux_plugin._sse",
+            "import time:        15 |         20 |   _g4f_flux_plugin_autoload",
+            "import time:       100 |        120 | site",
+            "import time:       900 |        900 | g4f",
+        ]
+    )
     startup = _load_benchmark_module("startup")
     assert startup.plugin_importtime_us(stderr) == 70 + 5
     assert startup.plugin_importtime_us(stderr, "g4f") == 900

@@ -34,13 +34,6 @@ from pathlib import Path
 import aiohttp
 import g4f.errors
 import pytest
-
-from g4f_flux_plugin._errors import QuotaExceededError, SpaceError
-from g4f_flux_plugin._gradio import SpaceClient
-from g4f_flux_plugin._http import HttpClient
-from g4f_flux_plugin._params import normalise
-from g4f_flux_plugin._transports import make_transport
-
 from _helpers import (
     EXCEPTION_MESSAGE,
     PROTOCOLS,
@@ -61,6 +54,12 @@ from _helpers import (
     wait_for_job_state,
 )
 
+from g4f_flux_plugin._errors import QuotaExceededError, SpaceError
+from g4f_flux_plugin._gradio import SpaceClient
+from g4f_flux_plugin._http import HttpClient
+from g4f_flux_plugin._params import normalise
+from g4f_flux_plugin._transports import make_transport
+
 pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("clean_env")]
 
 #: A job that holds the Space far longer than any test waits: 60 steps of 0.5 s.
@@ -76,10 +75,11 @@ SMALL = dict(width=256, height=256, num_inference_steps=1)
 # -- the server's side ---------------------------------------------------------------
 async def queue_size(replica) -> int:
     """How many jobs wait in the Space's queue (Gradio's ``GET /queue/status``)."""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(replica.api_url + "/queue/status",
-                               timeout=aiohttp.ClientTimeout(total=10)) as response:
-            return (await response.json())["queue_size"]
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(replica.api_url + "/queue/status", timeout=aiohttp.ClientTimeout(total=10)) as response,
+    ):
+        return (await response.json())["queue_size"]
 
 
 async def wait_for_queue_size(replica, size: int, timeout: float = 5.0) -> None:
@@ -87,6 +87,7 @@ async def wait_for_queue_size(replica, size: int, timeout: float = 5.0) -> None:
     # count at once. Far shorter than the job holding the Space (30 s).
     async def check():
         return await queue_size(replica) == size
+
     await wait_for(check, timeout=timeout, what=f"{size} job(s) in the Space's queue")
 
 
@@ -96,11 +97,19 @@ class Holder:
     def __init__(self, replica) -> None:
         self.replica = replica
         self.prompt = unique(f"holder [[sleep={HOLD_SLEEP}]]")
-        self.task = asyncio.ensure_future(generate(replica, prompt=self.prompt, protocol="queue",
-                                                   width=256, height=256,
-                                                   num_inference_steps=HOLD_STEPS, timeout=HOLD_SECONDS + 30))
+        self.task = asyncio.ensure_future(
+            generate(
+                replica,
+                prompt=self.prompt,
+                protocol="queue",
+                width=256,
+                height=256,
+                num_inference_steps=HOLD_STEPS,
+                timeout=HOLD_SECONDS + 30,
+            )
+        )
 
-    async def running(self) -> "Holder":
+    async def running(self) -> Holder:
         await wait_for_job_state(self.replica, self.prompt, "running")
         return self
 
@@ -126,8 +135,15 @@ async def next_job_runs(replica, **kwargs) -> dict:
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_an_image_with_the_seed_used(every_generation, transport, protocol):
     prompt = unique()
-    items = await generate(every_generation, prompt=prompt, seed=1234567, width=320, height=256,
-                           transport=transport, protocol=protocol)
+    items = await generate(
+        every_generation,
+        prompt=prompt,
+        seed=1234567,
+        width=320,
+        height=256,
+        transport=transport,
+        protocol=protocol,
+    )
     image = the_image(items)
     assert image.options["seed"] == 1234567
     job = (await server_jobs(every_generation, prompt))[0]
@@ -154,8 +170,9 @@ async def test_out_of_range_sizes_are_clamped_before_they_reach_the_space(every_
 
 
 async def test_progress_on_the_queue(every_generation):
-    items = await generate(every_generation, prompt=unique("[[sleep=0.25]]"), num_inference_steps=3,
-                           protocol="queue")
+    items = await generate(
+        every_generation, prompt=unique("[[sleep=0.25]]"), num_inference_steps=3, protocol="queue"
+    )
     the_image(items)
     kinds = [event.kind for event in events(items)]
     assert kinds[0] == "submitted" and "queued" in kinds
@@ -201,8 +218,9 @@ async def test_a_hidden_exception_is_said_in_plain_words(every_generation, proto
 
 # -- stopping a queued job: it never starts ------------------------------------------
 async def _stop_queued(replica, way: str, protocol: str, transport: str, prompt: str) -> None:
-    kwargs = dict(api_base=replica.url, prompt=prompt, protocol=protocol, transport=transport,
-                  timeout=60, **SMALL)
+    kwargs = dict(
+        api_base=replica.url, prompt=prompt, protocol=protocol, transport=transport, timeout=60, **SMALL
+    )
     # On the queue protocol a job can be stopped before its stream is open
     # ("submitted") or once it reads the queue ("queued"); the call protocol
     # yields nothing but "submitted".
@@ -252,7 +270,8 @@ async def test_a_queued_job_stopped_never_starts(every_generation, transport, pr
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("transport_name", TRANSPORTS)
 async def test_a_queued_job_stopped_on_the_callers_open_transport_never_starts(
-        every_generation, transport_name, protocol, way):
+    every_generation, transport_name, protocol, way
+):
     """The caller's transport stays open after the job (``transport=`` an
     instance, as a program running many jobs does): nothing but the cancel
     itself may take the job off the queue, not the transport's closing."""
@@ -286,8 +305,11 @@ async def test_a_queued_job_closed_right_after_submission_never_starts(every_gen
             for protocol in PROTOCOLS:
                 client.protocol = protocol
                 prompts.append(unique(f"queued {protocol}"))
-                job = client.generate(lambda limits, prompt=prompts[-1]: normalise(
-                    prompt, width=256, height=256, steps=1, limits=limits))
+                job = client.generate(
+                    lambda limits, prompt=prompts[-1]: normalise(
+                        prompt, width=256, height=256, steps=1, limits=limits
+                    )
+                )
                 first = await anext(job)
                 assert first.kind == "submitted"
                 await wait_for_queue_size(every_generation, 1)
@@ -306,8 +328,16 @@ async def test_a_queued_job_closed_right_after_submission_never_starts(every_gen
 # -- stopping a running job: the Space is free at once ------------------------------
 async def _stop_running(replica, way: str, protocol: str, transport: str, prompt: str, on_running) -> None:
     """Run a long job, await ``on_running()`` once the Space runs it, then stop it by ``way``."""
-    kwargs = dict(api_base=replica.url, prompt=prompt, protocol=protocol, transport=transport,
-                  width=256, height=256, num_inference_steps=HOLD_STEPS, timeout=HOLD_SECONDS + 30)
+    kwargs = dict(
+        api_base=replica.url,
+        prompt=prompt,
+        protocol=protocol,
+        transport=transport,
+        width=256,
+        height=256,
+        num_inference_steps=HOLD_STEPS,
+        timeout=HOLD_SECONDS + 30,
+    )
     if way == "aclose":
         generator = Provider.create_async_generator("flux", None, **kwargs)
         await anext(generator)
@@ -396,8 +426,13 @@ def _cli(*args: str, cwd: Path) -> subprocess.Popen:
     home.mkdir(exist_ok=True)
     env.update(HOME=str(home), G4F_CACHE_DIR=str(home / "g4f-cache"), PYTHONUNBUFFERED="1")
     return subprocess.Popen(
-        [*command, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL, text=True,
+        [*command, *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
         # As a terminal would: a shell without job control starts children with SIGINT ignored.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
@@ -419,8 +454,20 @@ async def test_ctrl_c_on_a_queued_job_it_never_starts(every_generation, protocol
     holder = await Holder(every_generation).running()
     prompt = unique("cli queued")
     try:
-        process = _cli(prompt, "--width", "256", "--height", "256", "--steps", "1",
-                       "--protocol", protocol, "--api-base", every_generation.url, cwd=tmp_path)
+        process = _cli(
+            prompt,
+            "--width",
+            "256",
+            "--height",
+            "256",
+            "--steps",
+            "1",
+            "--protocol",
+            protocol,
+            "--api-base",
+            every_generation.url,
+            cwd=tmp_path,
+        )
         await wait_for_queue_size(every_generation, 1, timeout=30)
         await asyncio.sleep(0.3)  # the command reads the job's stream
         stdout, stderr = await _interrupt(process)
@@ -438,8 +485,20 @@ async def test_ctrl_c_on_a_queued_job_it_never_starts(every_generation, protocol
 async def test_ctrl_c_on_a_running_job_frees_the_space(every_generation, protocol, tmp_path):
     prompt = unique(f"cli running [[sleep={HOLD_SLEEP}]]")
     waiting = Waiting(every_generation)
-    process = _cli(prompt, "--width", "256", "--height", "256", "--steps", str(HOLD_STEPS),
-                   "--protocol", protocol, "--api-base", every_generation.url, cwd=tmp_path)
+    process = _cli(
+        prompt,
+        "--width",
+        "256",
+        "--height",
+        "256",
+        "--steps",
+        str(HOLD_STEPS),
+        "--protocol",
+        protocol,
+        "--api-base",
+        every_generation.url,
+        cwd=tmp_path,
+    )
     try:
         await wait_for_job_state(every_generation, prompt, "running", timeout=30)
         await waiting.queue()

@@ -21,7 +21,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from replica import seed_colour
 
 PIL = pytest.importorskip("PIL")
@@ -35,8 +34,7 @@ IS_POSIX = os.name == "posix"
 
 def _env(tmp_path: Path) -> dict[str, str]:
     # Nothing of the user's (token, Space URL, transport, HOME) leaks into a run.
-    env = {k: v for k, v in os.environ.items()
-           if k != "HF_TOKEN" and not k.startswith("G4F_FLUX")}
+    env = {k: v for k, v in os.environ.items() if k != "HF_TOKEN" and not k.startswith("G4F_FLUX")}
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     env.update(HOME=str(home), G4F_CACHE_DIR=str(home / "g4f-cache"), PYTHONUNBUFFERED="1")
@@ -55,8 +53,15 @@ class Run:
 
 def g4f_flux(*args: str, cwd: Path, timeout: float = 120) -> Run:
     """Run the command with stdout and stderr piped (not terminals)."""
-    done = subprocess.run([*COMMAND, *args], cwd=cwd, env=_env(cwd), capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [*COMMAND, *args],
+        cwd=cwd,
+        env=_env(cwd),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
     return Run(done.returncode, done.stdout, done.stderr)
 
 
@@ -65,8 +70,14 @@ def g4f_flux_on_terminal(*args: str, cwd: Path, timeout: float = 120) -> Run:
     import pty
 
     master, slave = pty.openpty()
-    process = subprocess.Popen([*COMMAND, *args], cwd=cwd, env=_env(cwd), stdout=subprocess.PIPE,
-                               stderr=slave, stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [*COMMAND, *args],
+        cwd=cwd,
+        env=_env(cwd),
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        stdin=subprocess.DEVNULL,
+    )
     os.close(slave)
     chunks = []
     deadline = time.monotonic() + timeout
@@ -119,11 +130,14 @@ def test_help_is_fast_to_reach_and_cli_imports_no_heavy_module(tmp_path):
     run = g4f_flux("--help", cwd=tmp_path)
     assert run.code == 0, run
     assert "--prompt-file" in run.stdout and "resuming a batch" in run.stdout
-    check = ("import sys, g4f_flux_plugin.cli; "
-             "heavy = [m for m in ('g4f', 'aiohttp', 'curl_cffi', 'PIL') if m in sys.modules]; "
-             "assert not heavy, heavy")
-    done = subprocess.run([sys.executable, "-c", check], env=_env(tmp_path),
-                          capture_output=True, text=True, timeout=60)
+    check = (
+        "import sys, g4f_flux_plugin.cli; "
+        "heavy = [m for m in ('g4f', 'aiohttp', 'curl_cffi', 'PIL') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check], env=_env(tmp_path), capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -144,11 +158,13 @@ def g4f_modules(names: list[str]) -> list[str]:
 
 
 def test_g4f_modules_are_told_from_this_packages():
-    stderr = ("import time: self [us] | cumulative | imported package\n"
-              "import time:       120 |        120 |   g4f_flux_plugin._client\n"
-              "import time:        80 |         80 |     g4f.typing\n"
-              "import time:       300 |        380 | g4f\n"
-              "g4f-flux: error: something else on stderr\n")
+    stderr = (
+        "import time: self [us] | cumulative | imported package\n"
+        "import time:       120 |        120 |   g4f_flux_plugin._client\n"
+        "import time:        80 |         80 |     g4f.typing\n"
+        "import time:       300 |        380 | g4f\n"
+        "g4f-flux: error: something else on stderr\n"
+    )
     names = imported_modules(stderr)
     assert names == ["g4f_flux_plugin._client", "g4f.typing", "g4f"]
     assert g4f_modules(names) == ["g4f.typing", "g4f"]
@@ -156,23 +172,35 @@ def test_g4f_modules_are_told_from_this_packages():
 
 def importing(*args: str, cwd: Path, timeout: float = 120) -> tuple[Run, list[str]]:
     """Run the command under ``python -X importtime``; the run and every module it imported."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "g4f_flux_plugin", *args], cwd=cwd,
-                          env=_env(cwd), capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
-    run = Run(done.returncode, done.stdout,
-              "".join(line + "\n" for line in done.stderr.splitlines() if not line.startswith("import time:")))
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "g4f_flux_plugin", *args],
+        cwd=cwd,
+        env=_env(cwd),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    run = Run(
+        done.returncode,
+        done.stdout,
+        "".join(line + "\n" for line in done.stderr.splitlines() if not line.startswith("import time:")),
+    )
     return run, imported_modules(done.stderr)
 
 
 HEAVY = ("g4f", "aiohttp", "curl_cffi", "PIL")
 
 
-@pytest.mark.parametrize("args, code", [
-    (["--help"], 0),
-    (["a cat", "--width", "abc"], 2),
-    (["--prompt-file", "missing.txt"], 2),
-    (["a cat", "-o", "x.gif"], 2),
-])
+@pytest.mark.parametrize(
+    "args, code",
+    [
+        (["--help"], 0),
+        (["a cat", "--width", "abc"], 2),
+        (["--prompt-file", "missing.txt"], 2),
+        (["a cat", "-o", "x.gif"], 2),
+    ],
+)
 def test_help_and_usage_errors_import_no_http_library_nor_g4f(tmp_path, args, code):
     run, names = importing(*args, cwd=tmp_path)
     assert run.code == code, run
@@ -184,8 +212,9 @@ def test_a_generation_loads_no_g4f_module(replica, tmp_path):
     # The command uses the Space client directly: g4f (a few hundred modules)
     # is neither needed nor paid for, even with the start-up hook installed.
     prompt = f"no g4f {token()}"
-    run, names = importing(prompt, "-o", "x.webp", "--seed", "3", *SMALL, "--api-base", replica.url,
-                           cwd=tmp_path)
+    run, names = importing(
+        prompt, "-o", "x.webp", "--seed", "3", *SMALL, "--api-base", replica.url, cwd=tmp_path
+    )
     assert run.code == 0, run
     assert run.stdout == "x.webp (seed 3)\n"
     assert [job["seed"] for job in jobs_for(replica, prompt)] == [3]
@@ -195,21 +224,29 @@ def test_a_generation_loads_no_g4f_module(replica, tmp_path):
 
 
 def test_python_dash_m_runs_the_same_command(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "g4f_flux_plugin", "--version"], env=_env(tmp_path),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "g4f_flux_plugin", "--version"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0 and done.stdout.startswith("g4f-flux "), done
 
 
-@pytest.mark.parametrize("args, says", [
-    (["a cat", "--width", "abc"], "--width: invalid"),
-    (["a cat", "--seed", "-1"], "--seed: invalid"),
-    (["a cat", "--seed", "1", "--seeds", "2"], "not allowed with"),
-    ([], "a prompt is needed"),
-    (["--prompt-file", "prompts.txt", "-o", "x.webp"], "--out-dir for a batch"),
-    (["a cat", "-o", "x.gif"], "unknown image extension"),
-    (["a cat", "--api-base", "ftp://example.invalid"], "--api-base must be"),
-    (["--prompt-file", "empty.txt"], "no prompts in"),
-])
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["a cat", "--width", "abc"], "--width: invalid"),
+        (["a cat", "--seed", "-1"], "--seed: invalid"),
+        (["a cat", "--seed", "1", "--seeds", "2"], "not allowed with"),
+        ([], "a prompt is needed"),
+        (["--prompt-file", "prompts.txt", "-o", "x.webp"], "--out-dir for a batch"),
+        (["a cat", "-o", "x.gif"], "unknown image extension"),
+        (["a cat", "--api-base", "ftp://example.invalid"], "--api-base must be"),
+        (["--prompt-file", "empty.txt"], "no prompts in"),
+    ],
+)
 def test_usage_errors_exit_2(tmp_path, args, says):
     (tmp_path / "prompts.txt").write_text("a cat\n")
     (tmp_path / "empty.txt").write_text("# only a comment\n\n")
@@ -233,8 +270,22 @@ def test_closed_port_exits_1_with_one_line(tmp_path):
 # -- against the replica ------------------------------------------------
 def test_one_image_with_size_seed_and_metadata(replica, tmp_path):
     prompt = f"A beautiful landscape {token()}"
-    run = g4f_flux(prompt, "-o", "landscape.webp", "--seed", "42", "--width", "320",
-                   "--height", "256", "--steps", "3", "--api-base", replica.url, cwd=tmp_path)
+    run = g4f_flux(
+        prompt,
+        "-o",
+        "landscape.webp",
+        "--seed",
+        "42",
+        "--width",
+        "320",
+        "--height",
+        "256",
+        "--steps",
+        "3",
+        "--api-base",
+        replica.url,
+        cwd=tmp_path,
+    )
     assert run.code == 0, run
     assert run.stdout == "landscape.webp (seed 42)\n"
     assert run.stderr == ""  # not a terminal: results only
@@ -244,35 +295,84 @@ def test_one_image_with_size_seed_and_metadata(replica, tmp_path):
         assert near(image.convert("RGB").getpixel((10, 10)), seed_colour(42))
     description, record = exif_record(path)
     assert description == prompt
-    assert record == {"prompt": prompt, "seed": 42, "width": 320, "height": 256, "steps": 3,
-                      "model": "black-forest-labs-flux-1-schnell", "space": replica.url}
+    assert record == {
+        "prompt": prompt,
+        "seed": 42,
+        "width": 320,
+        "height": 256,
+        "steps": 3,
+        "model": "black-forest-labs-flux-1-schnell",
+        "space": replica.url,
+    }
     [job] = jobs_for(replica, prompt)
     assert (job["seed"], job["width"], job["height"], job["steps"]) == (42, 320, 256, 3)
 
 
-@pytest.mark.parametrize("transport, protocol", [
-    ("aiohttp", "call"), ("curl_cffi", "queue"), ("curl_cffi", "call"),
-])
+@pytest.mark.parametrize(
+    "transport, protocol",
+    [
+        ("aiohttp", "call"),
+        ("curl_cffi", "queue"),
+        ("curl_cffi", "call"),
+    ],
+)
 def test_other_transports_and_protocols(replica, tmp_path, transport, protocol):
     if transport == "curl_cffi":
         pytest.importorskip("curl_cffi")
     prompt = f"{transport} {protocol} {token()}"
-    run = g4f_flux(prompt, "-o", "x.webp", "--seed", "8", *SMALL, "--transport", transport,
-                   "--protocol", protocol, "--api-base", replica.url, cwd=tmp_path)
+    run = g4f_flux(
+        prompt,
+        "-o",
+        "x.webp",
+        "--seed",
+        "8",
+        *SMALL,
+        "--transport",
+        transport,
+        "--protocol",
+        protocol,
+        "--api-base",
+        replica.url,
+        cwd=tmp_path,
+    )
     assert run.code == 0, run
-    assert exif_record(tmp_path / "x.webp") == (prompt, {
-        "prompt": prompt, "seed": 8, "width": 256, "height": 256, "steps": 2,
-        "model": "black-forest-labs-flux-1-schnell", "space": replica.url})
+    assert exif_record(tmp_path / "x.webp") == (
+        prompt,
+        {
+            "prompt": prompt,
+            "seed": 8,
+            "width": 256,
+            "height": 256,
+            "steps": 2,
+            "model": "black-forest-labs-flux-1-schnell",
+            "space": replica.url,
+        },
+    )
     assert [job["seed"] for job in jobs_for(replica, prompt)] == [8]
 
 
 def test_webp_bytes_are_the_spaces_own(replica, tmp_path):
     # Metadata is added to the container; the image data is not re-encoded.
     prompt = f"untouched {token()}"
-    assert g4f_flux(prompt, "-o", "a.webp", "--seed", "7", *SMALL, "--api-base", replica.url,
-                    cwd=tmp_path).code == 0
-    assert g4f_flux(prompt, "-o", "b.webp", "--seed", "7", *SMALL, "--no-metadata",
-                    "--api-base", replica.url, cwd=tmp_path).code == 0
+    assert (
+        g4f_flux(prompt, "-o", "a.webp", "--seed", "7", *SMALL, "--api-base", replica.url, cwd=tmp_path).code
+        == 0
+    )
+    assert (
+        g4f_flux(
+            prompt,
+            "-o",
+            "b.webp",
+            "--seed",
+            "7",
+            *SMALL,
+            "--no-metadata",
+            "--api-base",
+            replica.url,
+            cwd=tmp_path,
+        ).code
+        == 0
+    )
     with_meta, without = (tmp_path / "a.webp").read_bytes(), (tmp_path / "b.webp").read_bytes()
     assert b"EXIF" in with_meta and b"EXIF" not in without
     with Image.open(tmp_path / "b.webp") as image:
@@ -283,8 +383,19 @@ def test_webp_bytes_are_the_spaces_own(replica, tmp_path):
 
 def test_several_seeds_make_several_files_named_by_seed(replica, tmp_path):
     prompt = f"seeds {token()}"
-    run = g4f_flux(prompt, "-o", "land.webp", "--seed", "1", "--seed", "2", *SMALL,
-                   "--api-base", replica.url, cwd=tmp_path)
+    run = g4f_flux(
+        prompt,
+        "-o",
+        "land.webp",
+        "--seed",
+        "1",
+        "--seed",
+        "2",
+        *SMALL,
+        "--api-base",
+        replica.url,
+        cwd=tmp_path,
+    )
     assert run.code == 0, run
     assert sorted(run.stdout.splitlines()) == ["land-seed1.webp (seed 1)", "land-seed2.webp (seed 2)"]
     for seed in (1, 2):
@@ -294,8 +405,17 @@ def test_several_seeds_make_several_files_named_by_seed(replica, tmp_path):
 
 def test_random_seeds_are_chosen_before_and_appear_in_names(replica, tmp_path):
     marker = token()
-    run = g4f_flux(f"Random {marker}", "--seeds", "3", *SMALL, "--out-dir", "out",
-                   "--api-base", replica.url, cwd=tmp_path)
+    run = g4f_flux(
+        f"Random {marker}",
+        "--seeds",
+        "3",
+        *SMALL,
+        "--out-dir",
+        "out",
+        "--api-base",
+        replica.url,
+        cwd=tmp_path,
+    )
     assert run.code == 0, run
     files = sorted((tmp_path / "out").glob("*.webp"))
     assert len(files) == 3
@@ -312,8 +432,9 @@ def test_random_seeds_are_chosen_before_and_appear_in_names(replica, tmp_path):
 
 def test_json_lines(replica, tmp_path):
     prompt = f"json {token()}"
-    run = g4f_flux(prompt, "--seed", "5", "--seed", "6", *SMALL, "--json",
-                   "--api-base", replica.url, cwd=tmp_path)
+    run = g4f_flux(
+        prompt, "--seed", "5", "--seed", "6", *SMALL, "--json", "--api-base", replica.url, cwd=tmp_path
+    )
     assert run.code == 0, run
     records = [json.loads(line) for line in run.stdout.splitlines()]
     assert sorted(r["seed"] for r in records) == [5, 6]
@@ -328,8 +449,21 @@ def test_json_lines(replica, tmp_path):
 @pytest.mark.parametrize("name, fmt", [("out.png", "PNG"), ("out.jpg", "JPEG")])
 def test_other_extension_converts_and_keeps_metadata(replica, tmp_path, name, fmt):
     prompt = f"Un été {token()}"
-    run = g4f_flux(prompt, "-o", name, "--seed", "99", "--width", "288", "--height", "256",
-                   "--sidecar", "--api-base", replica.url, cwd=tmp_path)
+    run = g4f_flux(
+        prompt,
+        "-o",
+        name,
+        "--seed",
+        "99",
+        "--width",
+        "288",
+        "--height",
+        "256",
+        "--sidecar",
+        "--api-base",
+        replica.url,
+        cwd=tmp_path,
+    )
     assert run.code == 0, run
     with Image.open(tmp_path / name) as image:
         assert image.format == fmt and image.size == (288, 256)
@@ -347,9 +481,19 @@ def test_batch_resume_generates_only_missing_images(replica, tmp_path):
     marker = token()
     prompts = [f"red fox {marker}", f"blue whale {marker}", f"green owl {marker}"]
     (tmp_path / "prompts.txt").write_text(
-        "# animals\n\n" + "\n".join(prompts) + f"\n   \n{prompts[0]}\n", encoding="utf-8")
-    common = ["--prompt-file", "prompts.txt", "--out-dir", "out", *SMALL,
-              "--concurrency", "2", "--api-base", replica.url]
+        "# animals\n\n" + "\n".join(prompts) + f"\n   \n{prompts[0]}\n", encoding="utf-8"
+    )
+    common = [
+        "--prompt-file",
+        "prompts.txt",
+        "--out-dir",
+        "out",
+        *SMALL,
+        "--concurrency",
+        "2",
+        "--api-base",
+        replica.url,
+    ]
     first = g4f_flux(*common, cwd=tmp_path)
     assert first.code == 0, first
     files = sorted((tmp_path / "out").glob("*.webp"))
@@ -395,8 +539,20 @@ def test_quota_exits_3_and_says_how_long_to_wait(replica, tmp_path):
 
 def test_timeout_exits_4(replica, tmp_path):
     marker = token()
-    run = g4f_flux(f"slow {marker} [[sleep=1]]", "--steps", "10", "--width", "256", "--height", "256",
-                   "--timeout", "2", "--api-base", replica.url, cwd=tmp_path)
+    run = g4f_flux(
+        f"slow {marker} [[sleep=1]]",
+        "--steps",
+        "10",
+        "--width",
+        "256",
+        "--height",
+        "256",
+        "--timeout",
+        "2",
+        "--api-base",
+        replica.url,
+        cwd=tmp_path,
+    )
     assert run.code == 4, run
     assert run.stderr.startswith("g4f-flux: error: ") and "Traceback" not in run.stderr
     _wait_for_state(replica, marker, "cancelled")
@@ -416,10 +572,24 @@ def _wait_for_state(replica, marker: str, state: str, timeout: float = 20) -> di
 def test_ctrl_c_cancels_the_job_on_the_space_and_exits_130(replica, tmp_path):
     marker = token()
     process = subprocess.Popen(
-        [*COMMAND, f"slow {marker} [[sleep=1]]", "--steps", "10", "--width", "256", "--height", "256",
-         "--api-base", replica.url],
-        cwd=tmp_path, env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL, text=True,
+        [
+            *COMMAND,
+            f"slow {marker} [[sleep=1]]",
+            "--steps",
+            "10",
+            "--width",
+            "256",
+            "--height",
+            "256",
+            "--api-base",
+            replica.url,
+        ],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
         # A shell without job control starts background children with SIGINT
         # ignored, which Python honours: give the command the default, as a terminal would.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -441,8 +611,19 @@ def test_ctrl_c_cancels_the_job_on_the_space_and_exits_130(replica, tmp_path):
 @pytest.mark.skipif(not IS_POSIX, reason="pseudo-terminals are POSIX")
 def test_progress_on_a_terminal_and_quiet(replica, tmp_path):
     marker = token()
-    args = [f"progress {marker} [[sleep=0.2]]", "--steps", "3", "--width", "256", "--height", "256",
-            "--seed", "11", "--api-base", replica.url]
+    args = [
+        f"progress {marker} [[sleep=0.2]]",
+        "--steps",
+        "3",
+        "--width",
+        "256",
+        "--height",
+        "256",
+        "--seed",
+        "11",
+        "--api-base",
+        replica.url,
+    ]
     shown = g4f_flux_on_terminal(*args, "-o", "a.webp", cwd=tmp_path)
     assert shown.code == 0, shown
     assert "\r" in shown.stderr and "step 1 of 3" in shown.stderr and "step 3 of 3" in shown.stderr
@@ -465,6 +646,7 @@ class _FakeResponse:
 
     async def read(self, limit):
         from g4f_flux_plugin._transports.base import Response
+
         return await Response.read(self, limit)
 
     async def aclose(self):
@@ -505,23 +687,31 @@ async def test_download_sends_the_token_only_to_the_space_and_follows_redirects(
     from g4f_flux_plugin._http import HttpClient
 
     image = _webp_bytes()
-    transport = _fake_transport({
-        "https://space.example/file=a.webp": _FakeResponse(302, b"", {"location": "https://cdn.example/a.webp"}),
-        "https://cdn.example/a.webp": _FakeResponse(200, image),
-    })
-    data, kind = await download_image(HttpClient(transport, "https://space.example", "hf_secret"),
-                                      "https://space.example/file=a.webp")
+    transport = _fake_transport(
+        {
+            "https://space.example/file=a.webp": _FakeResponse(
+                302, b"", {"location": "https://cdn.example/a.webp"}
+            ),
+            "https://cdn.example/a.webp": _FakeResponse(200, image),
+        }
+    )
+    data, kind = await download_image(
+        HttpClient(transport, "https://space.example", "hf_secret"), "https://space.example/file=a.webp"
+    )
     assert (data, kind) == (image, "webp")
     (first_url, first), (second_url, second) = transport.seen
     assert first["x-hf-authorization"] == "Bearer hf_secret" and "authorization" not in first
     assert "x-hf-authorization" not in second and second_url.startswith("https://cdn.example/")
 
 
-@pytest.mark.parametrize("body, limit, says", [
-    (b"<html>not an image</html>", 1 << 20, "not a WebP, PNG or JPEG"),
-    (None, 10, "limit"),
-    (b"RIFF\xff\x00\x00\x00WEBPVP8 ", 1 << 20, "truncated"),
-])
+@pytest.mark.parametrize(
+    "body, limit, says",
+    [
+        (b"<html>not an image</html>", 1 << 20, "not a WebP, PNG or JPEG"),
+        (None, 10, "limit"),
+        (b"RIFF\xff\x00\x00\x00WEBPVP8 ", 1 << 20, "truncated"),
+    ],
+)
 async def test_download_refuses_what_is_not_a_bounded_image(body, limit, says):
     from g4f_flux_plugin._download import download_image
     from g4f_flux_plugin._errors import SpaceProtocolError
@@ -534,30 +724,43 @@ async def test_download_refuses_what_is_not_a_bounded_image(body, limit, says):
 
 
 # -- pure pieces of the command, in process ----------------------------------
-@pytest.mark.parametrize("url, public", [
-    ("http://user:secret@[::1]:7860/space", "http://[::1]:7860/space"),
-    ("https://user@[2001:db8::1]/", "https://[2001:db8::1]/"),
-    ("http://user:secret@127.0.0.1:7860", "http://127.0.0.1:7860"),
-    ("https://Name:pw@Example.ORG:8443/a?b=c", "https://Example.ORG:8443/a?b=c"),
-    ("http://[::1]:7860", "http://[::1]:7860"),  # nothing to remove: unchanged
-])
+@pytest.mark.parametrize(
+    "url, public",
+    [
+        ("http://user:secret@[::1]:7860/space", "http://[::1]:7860/space"),
+        ("https://user@[2001:db8::1]/", "https://[2001:db8::1]/"),
+        ("http://user:secret@127.0.0.1:7860", "http://127.0.0.1:7860"),
+        ("https://Name:pw@Example.ORG:8443/a?b=c", "https://Example.ORG:8443/a?b=c"),
+        ("http://[::1]:7860", "http://[::1]:7860"),  # nothing to remove: unchanged
+    ],
+)
 def test_public_url_drops_credentials_and_keeps_the_host_as_written(url, public):
     from g4f_flux_plugin.cli.running import public_url
 
     assert public_url(url) == public
 
 
-@pytest.mark.parametrize("event, sentence, status", [
-    # Gradio estimates 0 s (or a fraction) for an empty queue: no "about 0 s".
-    (dict(kind="queued", rank=0, queue_size=1, eta=0.0), "Queue position 1 of 1", "queue position 1 of 1"),
-    (dict(kind="queued", rank=2, eta=0.4), "Queue position 3", "queue position 3"),
-    (dict(kind="queued", rank=1, queue_size=4, eta=12.4), "Queue position 2 of 4, about 12 s",
-     "queue position 2 of 4, about 12 s"),
-    (dict(kind="queued", queue_size=5, eta=3.0), "Queued, about 3 s", "queued, about 3 s"),
-    (dict(kind="queued"), "Queued", "queued"),
-    (dict(kind="started", eta=0.0), "Generating", "running"),
-    (dict(kind="started", eta=7.6), "Generating, about 8 s", "running"),
-])
+@pytest.mark.parametrize(
+    "event, sentence, status",
+    [
+        # Gradio estimates 0 s (or a fraction) for an empty queue: no "about 0 s".
+        (
+            dict(kind="queued", rank=0, queue_size=1, eta=0.0),
+            "Queue position 1 of 1",
+            "queue position 1 of 1",
+        ),
+        (dict(kind="queued", rank=2, eta=0.4), "Queue position 3", "queue position 3"),
+        (
+            dict(kind="queued", rank=1, queue_size=4, eta=12.4),
+            "Queue position 2 of 4, about 12 s",
+            "queue position 2 of 4, about 12 s",
+        ),
+        (dict(kind="queued", queue_size=5, eta=3.0), "Queued, about 3 s", "queued, about 3 s"),
+        (dict(kind="queued"), "Queued", "queued"),
+        (dict(kind="started", eta=0.0), "Generating", "running"),
+        (dict(kind="started", eta=7.6), "Generating, about 8 s", "running"),
+    ],
+)
 def test_progress_sentences_leave_out_an_estimate_under_a_second(event, sentence, status):
     from g4f_flux_plugin._events import ProgressEvent
     from g4f_flux_plugin.cli import describe

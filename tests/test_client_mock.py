@@ -13,8 +13,8 @@ import json
 from contextlib import aclosing
 
 import pytest
-
 from fault_server import gradio_config
+
 from g4f_flux_plugin import (
     FluxClient,
     GeneratedImage,
@@ -69,7 +69,7 @@ class FakeSpace:
     def __call__(self, request) -> MockResponse:
         if not request.url.startswith(ROOT + "/"):
             return MockResponse(404)
-        path = request.url[len(ROOT):].split("?")[0]
+        path = request.url[len(ROOT) :].split("?")[0]
         if path == "/config":
             config = gradio_config(self.prefix)
             config["version"] = self.version or config["version"]
@@ -84,8 +84,9 @@ class FakeSpace:
         if path.endswith("/call/infer"):
             return MockResponse(200, json={"event_id": "e1"})
         if path.endswith("/call/infer/e1"):
-            return MockResponse(200, chunks=sse(("complete", self.file(7))),
-                                headers={"content-type": "text/event-stream"})
+            return MockResponse(
+                200, chunks=sse(("complete", self.file(7))), headers={"content-type": "text/event-stream"}
+            )
         if path.endswith("/cancel"):
             return MockResponse(200, json={"success": True})
         return MockResponse(404, content=b'{"detail": "Not Found"}')
@@ -95,11 +96,13 @@ def client(space, **options) -> tuple[FluxClient, MockTransport]:
     transport = MockTransport(space)
     options.setdefault("retry_policy", FAST)
     options.setdefault("config_cache", ConfigCache())
-    return FluxClient(ROOT, transport=transport, protocol=options.pop("protocol", "call"), **options), transport
+    return FluxClient(
+        ROOT, transport=transport, protocol=options.pop("protocol", "call"), **options
+    ), transport
 
 
 def paths(transport: MockTransport) -> list[str]:
-    return [f"{r.method} {r.url[len(ROOT):].split('?')[0]}" for r in transport.requests]
+    return [f"{r.method} {r.url[len(ROOT) :].split('?')[0]}" for r in transport.requests]
 
 
 async def test_a_call_job_makes_three_requests_and_yields_the_image():
@@ -129,7 +132,9 @@ async def test_the_token_goes_in_x_hf_authorization_to_the_space_only():
 
 async def test_a_full_queue_is_retried_within_the_policy():
     full = MockResponse(503, json={"detail": "Queue is full. Max size is 1 and size is 1."})
-    flux, transport = client(FakeSpace(**{"/call/infer": [full, full, MockResponse(200, json={"event_id": "e1"})]}))
+    flux, transport = client(
+        FakeSpace(**{"/call/infer": [full, full, MockResponse(200, json={"event_id": "e1"})]})
+    )
     image = await flux.image("a fox", seed=7)
     assert image.seed == 7
     assert paths(transport).count("POST /gradio_api/call/infer") == 3
@@ -145,9 +150,18 @@ async def test_retries_stop_at_the_policys_attempts():
 
 
 async def test_a_quota_error_is_never_retried():
-    quota = MockResponse(200, chunks=sse(("error", {
-        "error": "You have exceeded your free ZeroGPU quota (60s requested vs. 13s left). Try again in 0:05:12.",
-        "title": "ZeroGPU quota exceeded"})))
+    quota = MockResponse(
+        200,
+        chunks=sse(
+            (
+                "error",
+                {
+                    "error": "You have exceeded your free ZeroGPU quota (60s requested vs. 13s left). Try again in 0:05:12.",
+                    "title": "ZeroGPU quota exceeded",
+                },
+            )
+        ),
+    )
     flux, transport = client(FakeSpace(**{"/call/infer/e1": [quota]}))
     with pytest.raises(QuotaExceededError) as caught:
         await flux.image("a fox", seed=7)
@@ -161,18 +175,29 @@ async def test_a_stale_cached_config_is_rediscovered_once():
     flux, transport = client(FakeSpace(), config_cache=cache)
     image = await flux.image("a fox", seed=7)
     assert image.seed == 7
-    assert paths(transport) == ["POST /gradio_api/v0/call/infer", "GET /config",
-                                "POST /gradio_api/call/infer", "GET /gradio_api/call/infer/e1"]
+    assert paths(transport) == [
+        "POST /gradio_api/v0/call/infer",
+        "GET /config",
+        "POST /gradio_api/call/infer",
+        "GET /gradio_api/call/infer/e1",
+    ]
     assert cache.get(ROOT).api_prefix == "/gradio_api"
 
 
 def waiting_space(version: str) -> FakeSpace:
     """A Space where the job waits in the queue, its stream open."""
-    waiting = MockResponse(200, chunks=sse((None, {"msg": "estimation", "event_id": "q1", "rank": 0,
-                                                   "queue_size": 1, "rank_eta": 3.0})),
-                           headers={"content-type": "text/event-stream"}, hold_open=True)
-    return FakeSpace(version=version, **{"/queue/join": [MockResponse(200, json={"event_id": "q1"})],
-                                         "/queue/data": [waiting]})
+    waiting = MockResponse(
+        200,
+        chunks=sse(
+            (None, {"msg": "estimation", "event_id": "q1", "rank": 0, "queue_size": 1, "rank_eta": 3.0})
+        ),
+        headers={"content-type": "text/event-stream"},
+        hold_open=True,
+    )
+    return FakeSpace(
+        version=version,
+        **{"/queue/join": [MockResponse(200, json={"event_id": "q1"})], "/queue/data": [waiting]},
+    )
 
 
 async def stop_at(flux: FluxClient, kind: str) -> None:
@@ -187,8 +212,12 @@ async def test_closing_a_queued_job_whose_stream_is_open_drops_it_and_posts_canc
     flux, transport = client(waiting_space(version), protocol="queue")
     await stop_at(flux, "queued")
     # Leaving the stream dropped it (what Gradio 4 and 5 need); then /cancel.
-    assert paths(transport) == ["GET /config", "POST /gradio_api/queue/join", "GET /gradio_api/queue/data",
-                                "POST /gradio_api/cancel"]
+    assert paths(transport) == [
+        "GET /config",
+        "POST /gradio_api/queue/join",
+        "GET /gradio_api/queue/data",
+        "POST /gradio_api/cancel",
+    ]
     join, cancel = transport.requests[1].json(), transport.requests[-1].json()
     assert cancel == {"session_hash": join["session_hash"], "fn_index": 2, "event_id": "q1"}
 
@@ -212,15 +241,18 @@ class StalledStreamSpace(FakeSpace):
         return super().__call__(request)
 
 
-@pytest.mark.parametrize(("version", "after"), [
-    # Gradio 4 and 5: only a dropped stream of the session takes a queued job
-    # off, and /cancel must come after it (its completion message would end
-    # the stream normally, which cleans nothing).
-    ("4.44.1", ["GET /gradio_api/queue/data", "POST /gradio_api/cancel"]),
-    ("5.50.0", ["GET /gradio_api/queue/data", "POST /gradio_api/cancel"]),
-    # Gradio 6: /cancel removes a queued job itself, so it goes first.
-    ("6.31.0", ["POST /gradio_api/cancel", "GET /gradio_api/queue/data"]),
-])
+@pytest.mark.parametrize(
+    ("version", "after"),
+    [
+        # Gradio 4 and 5: only a dropped stream of the session takes a queued job
+        # off, and /cancel must come after it (its completion message would end
+        # the stream normally, which cleans nothing).
+        ("4.44.1", ["GET /gradio_api/queue/data", "POST /gradio_api/cancel"]),
+        ("5.50.0", ["GET /gradio_api/queue/data", "POST /gradio_api/cancel"]),
+        # Gradio 6: /cancel removes a queued job itself, so it goes first.
+        ("6.31.0", ["POST /gradio_api/cancel", "GET /gradio_api/queue/data"]),
+    ],
+)
 async def test_a_job_stopped_while_its_stream_opens_gets_a_stream_dropped_for_it(version, after):
     space = StalledStreamSpace(version)
     flux, transport = client(space, protocol="queue")

@@ -6,7 +6,6 @@ import g4f.errors
 import pytest
 
 from g4f_flux_plugin import _errors
-from g4f_flux_plugin._g4f_errors import G4F_TWINS, as_g4f
 from g4f_flux_plugin._errors import (
     FluxClientError,
     JobCancelledError,
@@ -23,6 +22,7 @@ from g4f_flux_plugin._errors import (
     error_from_space,
     error_from_status,
 )
+from g4f_flux_plugin._g4f_errors import G4F_TWINS, as_g4f
 
 QUOTA_TITLE = "ZeroGPU quota exceeded"
 QUOTA_TEXT = "You have exceeded your free ZeroGPU quota (60s requested vs. 13s left). Try again in 0:05:12."
@@ -62,8 +62,11 @@ def test_g4f_sees_each_error_as_it_always_did(error):
 
 
 def test_every_client_error_has_a_twin():
-    classes = {value for value in vars(_errors).values()
-               if isinstance(value, type) and issubclass(value, FluxClientError)}
+    classes = {
+        value
+        for value in vars(_errors).values()
+        if isinstance(value, type) and issubclass(value, FluxClientError)
+    }
     assert classes - {FluxClientError} == set(G4F_VIEW)
 
 
@@ -73,14 +76,20 @@ def test_the_client_tree_is_not_g4fs():
         assert not issubclass(error, g4f.errors.G4FError), error
 
 
-@pytest.mark.parametrize("error", [
-    QuotaExceededError("You have exceeded your free ZeroGPU quota. Try again in 0:00:09.", "ZeroGPU quota exceeded", 9.0),
-    SpaceRateLimitError("queue is full", 503, 4.0),
-    SpaceAuthError("private", 401),
-    SpaceError(None, "ZeroGPU worker error"),
-    StreamCutError("cut"),
-    SpaceTimeoutError("late"),
-], ids=lambda error: type(error).__name__)
+@pytest.mark.parametrize(
+    "error",
+    [
+        QuotaExceededError(
+            "You have exceeded your free ZeroGPU quota. Try again in 0:00:09.", "ZeroGPU quota exceeded", 9.0
+        ),
+        SpaceRateLimitError("queue is full", 503, 4.0),
+        SpaceAuthError("private", 401),
+        SpaceError(None, "ZeroGPU worker error"),
+        StreamCutError("cut"),
+        SpaceTimeoutError("late"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
 def test_the_twin_is_the_same_error(error):
     twin = as_g4f(error)
     assert type(twin) is G4F_TWINS[type(error)]
@@ -102,9 +111,16 @@ def test_anything_else_passes_unchanged():
         (QUOTA_TEXT, QUOTA_TITLE, 312.0),
         (QUOTA_TEXT, None, 312.0),  # Gradio 4 has no titles: the text alone says quota
         (QUOTA_TEXT, "Error", 312.0),
-        ("You have exceeded your Pro ZeroGPU quota (60s requested vs. 1s left). Try again in 1:02:03.",
-         QUOTA_TITLE, 3723.0),
-        ("You have exceeded your ZeroGPU quota (60s requested vs. 1s left). Try again in 12:34.", None, 754.0),
+        (
+            "You have exceeded your Pro ZeroGPU quota (60s requested vs. 1s left). Try again in 1:02:03.",
+            QUOTA_TITLE,
+            3723.0,
+        ),
+        (
+            "You have exceeded your ZeroGPU quota (60s requested vs. 1s left). Try again in 12:34.",
+            None,
+            754.0,
+        ),
         ("You have exceeded your GPU quota (60s requested vs. 56s left)", None, None),  # older wording
         ("You have exceeded your GPU quota (60s requested vs. 56s left)." + HF_LINK, None, None),
         ("You have reached your ZeroGPU runs limit. Try again in 0:00:30.", None, 30.0),
@@ -151,7 +167,11 @@ def test_gradio4_quoted_repr_of_the_message_is_unquoted():
     [
         ("CUDA out of memory", None, "CUDA out of memory"),
         ("CUDA out of memory", "Error", "CUDA out of memory"),
-        ("No GPU was available after 60s", "ZeroGPU client error", "ZeroGPU client error: No GPU was available after 60s"),
+        (
+            "No GPU was available after 60s",
+            "ZeroGPU client error",
+            "ZeroGPU client error: No GPU was available after 60s",
+        ),
         ("  spaced  ", None, "spaced"),
     ],
 )
@@ -204,11 +224,23 @@ def test_retry_after_parsing():
         (403, b"Forbidden", None, SpaceAuthError, None, "Forbidden"),
         (429, b"Too Many Requests", "30", SpaceRateLimitError, 30.0, "Too Many Requests"),
         (429, b"", None, SpaceRateLimitError, None, "HTTP 429"),
-        (503, b'{"detail": "Queue is full. Max size is 2 and size is 2."}', None, SpaceRateLimitError, None,
-         "Queue is full. Max size is 2 and size is 2."),
+        (
+            503,
+            b'{"detail": "Queue is full. Max size is 2 and size is 2."}',
+            None,
+            SpaceRateLimitError,
+            None,
+            "Queue is full. Max size is 2 and size is 2.",
+        ),
         (503, b"Service Unavailable", "5", SpaceStatusError, None, "Service Unavailable"),
-        (502, b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>" + b"x" * 5000,
-         None, SpaceStatusError, None, "(HTML page: 502 Bad Gateway)"),
+        (
+            502,
+            b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>" + b"x" * 5000,
+            None,
+            SpaceStatusError,
+            None,
+            "(HTML page: 502 Bad Gateway)",
+        ),
         (500, b"Internal Server Error", None, SpaceStatusError, None, "Internal Server Error"),
         (404, b'{"detail": "Not Found"}', None, SpaceStatusError, None, "Not Found"),
     ],
@@ -229,7 +261,9 @@ def test_status_mapping(status, body, retry_after, kind, delay, words):
 
 
 def test_an_html_page_without_a_title_is_not_quoted():
-    error = error_from_status(502, b"<html><body><h1>Bad</h1>" + b"<p>x</p>" * 500 + b"</body></html>", None, "x")
+    error = error_from_status(
+        502, b"<html><body><h1>Bad</h1>" + b"<p>x</p>" * 500 + b"</body></html>", None, "x"
+    )
     assert "(HTML page)" in str(error) and "<" not in str(error)
 
 

@@ -30,8 +30,8 @@ from g4f.errors import TimeoutError as G4FTimeoutError
 from g4f.providers.response import ImageResponse, ProviderInfo
 from g4f.providers.retry_provider import IterListProvider, ProviderCircuitBreaker, RetryProvider
 
-from g4f_flux_plugin._errors import QuotaExceededError, SpaceConnectError, SpaceTimeoutError
 from g4f_flux_plugin._client import URL_ENV
+from g4f_flux_plugin._errors import QuotaExceededError, SpaceConnectError, SpaceTimeoutError
 from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
 
 pytestmark = pytest.mark.timeout(90)
@@ -48,13 +48,17 @@ def pinned(name: str, url: str) -> type:
     def space_root(cls, api_base=None):
         return url
 
-    return type(name, (OURS,), {
-        "__module__": __name__,
-        "label": f"{name} (test)",
-        "space_root": classmethod(space_root),
-        # Its own deadline, so that shortening the plugin's does not reach it.
-        "default_timeout": 60.0,
-    })
+    return type(
+        name,
+        (OURS,),
+        {
+            "__module__": __name__,
+            "label": f"{name} (test)",
+            "space_root": classmethod(space_root),
+            # Its own deadline, so that shortening the plugin's does not reach it.
+            "default_timeout": 60.0,
+        },
+    )
 
 
 def unique(text: str = "a lighthouse at dusk") -> str:
@@ -99,7 +103,8 @@ def ours_at(monkeypatch):
 async def generate(chain, prompt: str):
     """g4f's client API, returning the URL of the image and the provider's name."""
     response = await AsyncClient().images.generate(
-        prompt, provider=chain, response_format="url", width=256, height=256)
+        prompt, provider=chain, response_format="url", width=256, height=256
+    )
     return response.data[0].url, response.provider
 
 
@@ -107,8 +112,9 @@ async def run_chain(chain, prompt: str) -> tuple[list[str], list[ImageResponse]]
     """The chain's own generator: the providers it tried, and the images it yielded."""
     tried, images = [], []
     messages = [{"role": "user", "content": prompt}]
-    async for item in chain.create_async_generator("flux-schnell", messages, prompt=prompt,
-                                                   width=256, height=256):
+    async for item in chain.create_async_generator(
+        "flux-schnell", messages, prompt=prompt, width=256, height=256
+    ):
         if isinstance(item, ProviderInfo):
             tried.append(item.get_dict()["name"])
         elif isinstance(item, ImageResponse):
@@ -177,8 +183,7 @@ async def test_retry_provider_retries_ours_alone_then_raises_our_error(ours_at, 
 
 
 async def test_space_down_moves_the_chain_on(ours_at, closed_url, replica):
-    chain = IterListProvider([ours_at(closed_url), pinned("OtherFlux", replica.url)],
-                             shuffle=False)
+    chain = IterListProvider([ours_at(closed_url), pinned("OtherFlux", replica.url)], shuffle=False)
     url, provider = await generate(chain, unique())
     assert provider == "OtherFlux" and url.startswith(replica.url)
     # Alone, ours raises its connection error as a g4f error.
@@ -186,11 +191,9 @@ async def test_space_down_moves_the_chain_on(ours_at, closed_url, replica):
         await run_chain(IterListProvider([OURS], shuffle=False), unique())
 
 
-async def test_timeout_moves_the_chain_on_and_cancels_the_slow_job(ours_at, slow, replica,
-                                                                   monkeypatch):
+async def test_timeout_moves_the_chain_on_and_cancels_the_slow_job(ours_at, slow, replica, monkeypatch):
     monkeypatch.setattr(OURS, "default_timeout", 1.0)
-    chain = IterListProvider([ours_at(slow.url), pinned("OtherFlux", replica.url)],
-                             shuffle=False)
+    chain = IterListProvider([ours_at(slow.url), pinned("OtherFlux", replica.url)], shuffle=False)
     prompt = unique()
     started = time.monotonic()
     url, provider = await generate(chain, prompt)
@@ -213,8 +216,7 @@ async def test_timeout_alone_raises_g4f_timeout_error(ours_at, slow, monkeypatch
 
 
 async def test_every_provider_failing_reports_each_error(ours_at, quota, closed_url):
-    chain = IterListProvider([ours_at(quota.url), pinned("OtherFlux", closed_url)],
-                             shuffle=False)
+    chain = IterListProvider([ours_at(quota.url), pinned("OtherFlux", closed_url)], shuffle=False)
     with pytest.raises(RetryProviderError) as caught:
         await run_chain(chain, unique())
     message = str(caught.value)
@@ -227,8 +229,7 @@ async def test_every_provider_failing_reports_each_error(ours_at, quota, closed_
 
 
 async def test_circuit_breaker_counts_our_failures_and_puts_ours_last(ours_at, quota, replica):
-    chain = IterListProvider([ours_at(quota.url), pinned("OtherFlux", replica.url)],
-                             shuffle=False)
+    chain = IterListProvider([ours_at(quota.url), pinned("OtherFlux", replica.url)], shuffle=False)
     assert ProviderCircuitBreaker.MAX_CONSECUTIVE_FAILURES == 3
     for attempt in range(3):
         assert ProviderCircuitBreaker.is_available(OURS_NAME), attempt
@@ -246,11 +247,11 @@ async def test_circuit_breaker_counts_our_failures_and_puts_ours_last(ours_at, q
 
 
 async def test_circuit_breaker_lets_ours_back_after_the_cooldown_and_a_success_clears_it(
-        ours_at, quota, replica, monkeypatch):
+    ours_at, quota, replica, monkeypatch
+):
     # A short cooldown instead of g4f's 60 s (record_failure reads the class attribute).
     monkeypatch.setattr(ProviderCircuitBreaker, "COOLDOWN_SECONDS", 0.5)
-    failing = IterListProvider([ours_at(quota.url), pinned("OtherFlux", replica.url)],
-                               shuffle=False)
+    failing = IterListProvider([ours_at(quota.url), pinned("OtherFlux", replica.url)], shuffle=False)
     for _ in range(3):
         await run_chain(failing, unique())
     assert not ProviderCircuitBreaker.is_available(OURS_NAME)
@@ -266,8 +267,7 @@ async def test_circuit_breaker_lets_ours_back_after_the_cooldown_and_a_success_c
 async def test_the_client_api_does_not_feed_the_circuit_breaker(ours_at, quota, replica):
     # g4f 8.8.6's images.generate walks the chain itself and records nothing:
     # through it, a Space out of quota is asked again on every call.
-    chain = IterListProvider([ours_at(quota.url), pinned("OtherFlux", replica.url)],
-                             shuffle=False)
+    chain = IterListProvider([ours_at(quota.url), pinned("OtherFlux", replica.url)], shuffle=False)
     prompts = [unique() for _ in range(4)]
     for prompt in prompts:
         url, provider = await generate(chain, prompt)

@@ -19,7 +19,6 @@ import tracemalloc
 
 import g4f.errors
 import pytest
-
 from fault_server import (  # noqa: F401  (fixtures)
     FAST_RETRY_ATTEMPTS,
     IMAGE_PATH,
@@ -33,6 +32,7 @@ from fault_server import (  # noqa: F401  (fixtures)
     pending_tasks,
     space,
 )
+
 from g4f_flux_plugin._errors import (
     JobCancelledError,
     QuotaExceededError,
@@ -48,8 +48,8 @@ from g4f_flux_plugin._errors import (
 )
 from g4f_flux_plugin._g4f_errors import G4F_TWINS
 from g4f_flux_plugin._retry import RetryPolicy
-from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
 from g4f_flux_plugin._transports import Timeouts
+from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
 
 TRANSPORTS = ("aiohttp", "curl_cffi")
 PROTOCOLS = ("call", "queue")
@@ -125,7 +125,7 @@ def unanswered_port():
         probe.settimeout(0.3)
         try:
             probe.connect(("127.0.0.1", port))
-        except socket.timeout:
+        except TimeoutError:
             pass  # the SYN was dropped: the port is what we need
         except OSError:
             pytest.skip("this system refuses connections to a full backlog instead of dropping them")
@@ -140,8 +140,9 @@ def unanswered_port():
 
 async def test_connect_timeout_is_retried_then_raised(unanswered_port, transport):
     async with short_timeout_transport(transport, connect=0.5) as client:
-        outcome = await generate(f"http://127.0.0.1:{unanswered_port}", transport=client, timeout=TIMEOUT,
-                                 check_tasks=False)
+        outcome = await generate(
+            f"http://127.0.0.1:{unanswered_port}", transport=client, timeout=TIMEOUT, check_tasks=False
+        )
     assert not pending_tasks()
     expect_error(outcome, SpaceConnectError)
     assert len(outcome.events("retry")) == FAST_RETRY_ATTEMPTS - 1
@@ -191,8 +192,9 @@ async def test_reset_mid_stream_every_time(space, combo):
 # -- HTTP statuses ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status,reason", [(502, "Bad Gateway"), (503, "Service Unavailable"),
-                                           (504, "Gateway Timeout")])
+@pytest.mark.parametrize(
+    "status,reason", [(502, "Bad Gateway"), (503, "Service Unavailable"), (504, "Gateway Timeout")]
+)
 async def test_gateway_error_page_is_retried_then_raised(space, combo, status, reason):
     space.use("submit_status", status=status)
     outcome = await run(space, combo)
@@ -258,10 +260,14 @@ async def test_queue_full_every_time(space, combo):
     assert space.count("submit") == FAST_RETRY_ATTEMPTS
 
 
-@pytest.mark.parametrize("status,kind", [(400, SpaceStatusError), (401, SpaceAuthError),
-                                         (403, SpaceAuthError), (422, SpaceStatusError)])
+@pytest.mark.parametrize(
+    "status,kind",
+    [(400, SpaceStatusError), (401, SpaceAuthError), (403, SpaceAuthError), (422, SpaceStatusError)],
+)
 async def test_client_errors_are_not_retried(space, combo, status, kind):
-    space.use("submit_status", status=status, html=False, detail="Value 4096 is greater than maximum value 2048.")
+    space.use(
+        "submit_status", status=status, html=False, detail="Value 4096 is greater than maximum value 2048."
+    )
     outcome = await run(space, combo)
     error = expect_error(outcome, kind)
     assert error.status == status
@@ -323,10 +329,15 @@ async def test_event_id_missing(space, combo):
 # -- streams that end badly or never -------------------------------------------
 
 
-@pytest.mark.parametrize("combo,close_stream", [
-    (combo, close) for combo in itertools.product(TRANSPORTS, PROTOCOLS)
-    for close in ([True, False] if combo[1] == "queue" else [True])  # only the queue has close_stream
-], ids=lambda value: "-".join(value) if isinstance(value, tuple) else ("close_stream" if value else "eof"))
+@pytest.mark.parametrize(
+    "combo,close_stream",
+    [
+        (combo, close)
+        for combo in itertools.product(TRANSPORTS, PROTOCOLS)
+        for close in ([True, False] if combo[1] == "queue" else [True])  # only the queue has close_stream
+    ],
+    ids=lambda value: "-".join(value) if isinstance(value, tuple) else ("close_stream" if value else "eof"),
+)
 async def test_heartbeats_then_end_of_stream(space, combo, close_stream):
     space.use("stream_cut", close_stream=close_stream)
     outcome = await run(space, combo)
@@ -380,13 +391,20 @@ async def test_unexpected_error_on_the_queue(space, transport):
 # -- what the Space says about the job --------------------------------------------
 
 
-@pytest.mark.parametrize("payload,words,title", [
-    (None, "hides its details", None),  # Gradio <= 6.12, and the queue's {"error": null}
-    ({"error": None}, "hides its details", None),
-    ({"error": "CUDA out of memory", "title": "GPU trouble", "visible": True, "duration": 10},
-     "GPU trouble: CUDA out of memory", "GPU trouble"),
-    ("404: Not Found", "404: Not Found", None),  # a dropped /call/ job
-], ids=["null", "error-null", "object", "string"])
+@pytest.mark.parametrize(
+    "payload,words,title",
+    [
+        (None, "hides its details", None),  # Gradio <= 6.12, and the queue's {"error": null}
+        ({"error": None}, "hides its details", None),
+        (
+            {"error": "CUDA out of memory", "title": "GPU trouble", "visible": True, "duration": 10},
+            "GPU trouble: CUDA out of memory",
+            "GPU trouble",
+        ),
+        ("404: Not Found", "404: Not Found", None),  # a dropped /call/ job
+    ],
+    ids=["null", "error-null", "object", "string"],
+)
 async def test_error_from_the_space(space, combo, payload, words, title):
     space.use("error_event", payload=payload)
     outcome = await run(space, combo)
@@ -414,7 +432,9 @@ async def test_quota_is_raised_at_once_with_retry_after(space, combo):
 async def test_complete_with_path_only(space, legacy_space, combo, gradio):
     server = space if gradio == "6" else legacy_space
     BlackForestLabs_Flux1Schnell.config_cache.clear()
-    server.use("complete", file={"path": IMAGE_PATH, "orig_name": "image.webp", "meta": {"_type": "gradio.FileData"}})
+    server.use(
+        "complete", file={"path": IMAGE_PATH, "orig_name": "image.webp", "meta": {"_type": "gradio.FileData"}}
+    )
     outcome = await run(server, combo)
     prefix = "/gradio_api" if gradio == "6" else ""
     expect_image(outcome, server, url=f"{server.root}{prefix}/file={IMAGE_PATH}")
@@ -478,8 +498,11 @@ async def test_file_url_on_another_host(space, foreign, combo):
     outcome = await run(space, combo, api_key="hf_faultmatrixtoken")
     expect_image(outcome, space, url=f"{foreign.root}/gradio_api/file={IMAGE_PATH}")
     assert foreign.requests == []  # the provider yields the URL, it never fetches it
-    assert all(r.headers.get("x-hf-authorization") == "Bearer hf_faultmatrixtoken"
-               and "authorization" not in r.headers for r in space.requests)
+    assert all(
+        r.headers.get("x-hf-authorization") == "Bearer hf_faultmatrixtoken"
+        and "authorization" not in r.headers
+        for r in space.requests
+    )
 
 
 # -- deadlines, timeouts and backoff ---------------------------------------------

@@ -57,10 +57,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 import replica as replica_script
-from g4f_subprocess import PROVIDER, G4FProcess, require_installed_plugin
 from g4f_servers import Server, g4f_api, g4f_gui, image_of, import_or_skip, needed
+from g4f_subprocess import PROVIDER, G4FProcess, require_installed_plugin
 
 try:  # the test extra has it; without it the SDK tests skip (or fail under CI)
     import openai
@@ -77,12 +76,16 @@ DEFAULT_MODEL = IMAGE_MODELS[0]
 #: Chromium's command line, as the project drives it (plus a resolver rule so
 #: that the browser cannot look up any name at all).
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 ]
 CHROMIUM_ENV = "G4F_FLUX_CHROMIUM"
-
 
 
 # --- servers ------------------------------------------------------------------
@@ -115,8 +118,9 @@ def packaged_digest() -> str:
     """
     path = _packaged_provider_list()
     if not path.exists():
-        pytest.fail(f"this g4f has no {path.name} in its package; its GUI would write one there",
-                    pytrace=False)
+        pytest.fail(
+            f"this g4f has no {path.name} in its package; its GUI would write one there", pytrace=False
+        )
     return _digest(path)
 
 
@@ -153,8 +157,7 @@ def _assert_replica_image(raw: bytes, replica, prompt: str, size: tuple[int, int
     from PIL import Image
 
     jobs = [job for job in replica.jobs() if job["prompt"] == prompt]
-    assert [(job["state"], job["width"], job["height"]) for job in jobs] == \
-        [("completed", *size)]
+    assert [(job["state"], job["width"], job["height"]) for job in jobs] == [("completed", *size)]
     image = Image.open(io.BytesIO(raw))
     assert image.format in ("WEBP", "PNG")
     assert image.size == size
@@ -165,12 +168,10 @@ def _assert_replica_image(raw: bytes, replica, prompt: str, size: tuple[int, int
 
 
 @pytest.mark.parametrize("response_format", ["url", "b64_json"])
-def test_openai_sdk_through_the_provider_route(api_server, replica, response_format,
-                                               openai_client):
+def test_openai_sdk_through_the_provider_route(api_server, replica, response_format, openai_client):
     client = openai_client(f"{api_server.base}/api/{PROVIDER}")
     prompt = f"a heron by provider route {uuid.uuid4().hex}"
-    result = client.images.generate(prompt=prompt, size="512x384",
-                                    response_format=response_format)
+    result = client.images.generate(prompt=prompt, size="512x384", response_format=response_format)
     assert result.provider == PROVIDER  # g4f's extra field on the response
     assert len(result.data) == 1
     if response_format == "url":
@@ -182,8 +183,9 @@ def test_openai_sdk_through_the_provider_route(api_server, replica, response_for
 def test_openai_sdk_on_v1_routes_by_model(api_server, replica, response_format, openai_client):
     client = openai_client(f"{api_server.base}/v1")
     prompt = f"a heron by model {uuid.uuid4().hex}"
-    result = client.images.generate(prompt=prompt, model=MODEL, size="256x320",
-                                    response_format=response_format)
+    result = client.images.generate(
+        prompt=prompt, model=MODEL, size="256x320", response_format=response_format
+    )
     assert result.provider == PROVIDER
     _assert_replica_image(image_of(result.data[0], response_format), replica, prompt, (256, 320))
 
@@ -200,15 +202,16 @@ def test_openai_sdk_lists_the_provider_models(api_server, openai_client):
     strict=True,
     raises=getattr(openai, "InternalServerError", Exception),
     reason="g4f 8.8.6 bug: /v1/images/generations passes `provider` twice to images.generate "
-           "(TypeError: multiple values for keyword argument 'provider') when the body names a "
-           "provider; use base_url .../api/<provider> or route by model",
+    "(TypeError: multiple values for keyword argument 'provider') when the body names a "
+    "provider; use base_url .../api/<provider> or route by model",
 )
 def test_openai_sdk_on_v1_with_provider_in_the_body(api_server, replica, openai_client):
     client = openai_client(f"{api_server.base}/v1")
     prompt = f"a heron by provider in the body {uuid.uuid4().hex}"
     try:
-        result = client.images.generate(prompt=prompt, response_format="url",
-                                        extra_body={"provider": PROVIDER})
+        result = client.images.generate(
+            prompt=prompt, response_format="url", extra_body={"provider": PROVIDER}
+        )
     except openai.InternalServerError:
         # Pin the cause: g4f's own TypeError, before any provider ran.
         assert "got multiple values for keyword argument 'provider'" in api_server.log(20000)
@@ -246,8 +249,8 @@ def test_gui_provider_list_shows_the_plugin(any_gui):
     # g4f's own list is all still there, in its order, with the plugin added.
     packaged = json.loads(_packaged_provider_list().read_text(encoding="utf-8"))
     names = [entry["name"] for entry in listed]
-    assert names[:len(packaged)] == [entry["name"] for entry in packaged]
-    assert names[len(packaged):] == [PROVIDER]
+    assert names[: len(packaged)] == [entry["name"] for entry in packaged]
+    assert names[len(packaged) :] == [PROVIDER]
 
 
 def test_gui_models_route_lists_the_image_models(any_gui):
@@ -285,17 +288,31 @@ def test_gui_list_is_extended_lazily_and_without_touching_g4f(proc, packaged_dig
     """)
     assert state.pop("added") == [_gui_entry()]
     assert state == {
-        "gui_imported": False, "watching": True, "still_watching": False,
-        "backend_uses_it": True, "kept": True, "original_has_ours": False,
+        "gui_imported": False,
+        "watching": True,
+        "still_watching": False,
+        "backend_uses_it": True,
+        "kept": True,
+        "original_has_ours": False,
         "no_duplicate": True,
     }
 
 
 def _gui_entry() -> dict:
     return {
-        "name": PROVIDER, "label": LABEL, "parent": None, "image": len(IMAGE_MODELS),
-        "audio": 0, "video": 0, "vision": False, "nodriver": False, "hf_space": False,
-        "active_by_default": True, "auth": False, "login_url": None, "live": 0,
+        "name": PROVIDER,
+        "label": LABEL,
+        "parent": None,
+        "image": len(IMAGE_MODELS),
+        "audio": 0,
+        "video": 0,
+        "vision": False,
+        "nodriver": False,
+        "hf_space": False,
+        "active_by_default": True,
+        "auth": False,
+        "login_url": None,
+        "live": 0,
         "login": False,
     }
 
@@ -304,8 +321,7 @@ def _gui_entry() -> dict:
 
 
 def _chromium() -> str:
-    path = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") \
-        or shutil.which("chromium-browser")
+    path = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser")
     if not path:
         needed(f"no Chromium: set {CHROMIUM_ENV} or put `chromium` on PATH")
     return path
@@ -318,8 +334,10 @@ def browser(tmp_path_factory):
     executable = _chromium()
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=executable,
-            headless=True, args=CHROMIUM_ARGS,
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
         )
         try:
             yield context
@@ -347,7 +365,7 @@ def test_chromium_sees_the_plugin_from_the_server_origin(browser, any_gui):
 
     def gate(route):
         url = route.request.url
-        path = url[len(any_gui.base):].split("?")[0]
+        path = url[len(any_gui.base) :].split("?")[0]
         if url.startswith(any_gui.base + "/") and path in _ALLOWED:
             route.continue_()
         else:
@@ -368,8 +386,9 @@ def test_chromium_sees_the_plugin_from_the_server_origin(browser, any_gui):
     _assert_selectable_image_provider(seen["ours"][0])
     assert seen["selectable"] == [True]
     assert seen["models"] == [[model, True] for model in IMAGE_MODELS]
-    assert all(url.startswith(any_gui.base + "/dist/") or not url.startswith(any_gui.base)
-               for url in blocked), blocked
+    assert all(
+        url.startswith(any_gui.base + "/dist/") or not url.startswith(any_gui.base) for url in blocked
+    ), blocked
 
 
 # --- last: g4f's installed files ---------------------------------------------------

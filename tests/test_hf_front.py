@@ -25,7 +25,6 @@ import sys
 from contextlib import aclosing
 
 import pytest
-
 from _helpers import (
     PROTOCOLS,
     TRANSPORTS,
@@ -36,6 +35,7 @@ from _helpers import (
     the_server_job,
     unique,
 )
+
 from g4f_flux_plugin._download import download_image
 from g4f_flux_plugin._errors import SpaceConnectError
 from g4f_flux_plugin._http import USER_AGENT, HttpClient, choose_token, is_loopback
@@ -84,16 +84,36 @@ async def _replica_requests_since(replica, count: int) -> list[dict]:
 async def test_the_spaces_code_never_sees_the_token(any_replica, front, transport, protocol):
     before = len(await asyncio.to_thread(any_replica.requests))
     prompt = unique("a token behind the front")
-    items = [item async for item in Provider.create_async_generator(
-        "flux-schnell", None, prompt=prompt, seed=5, width=256, height=256, num_inference_steps=1,
-        api_key=TOKEN, api_base=front.url, transport=transport, protocol=protocol)]
+    items = [
+        item
+        async for item in Provider.create_async_generator(
+            "flux-schnell",
+            None,
+            prompt=prompt,
+            seed=5,
+            width=256,
+            height=256,
+            num_inference_steps=1,
+            api_key=TOKEN,
+            api_base=front.url,
+            transport=transport,
+            protocol=protocol,
+        )
+    ]
     url = images(items)[0].images[0]
     assert url.startswith(front.url + "/"), "Gradio's file URL should point back through the front"
 
     # A job stopped right after submission posts /cancel (another request kind).
     stopped = Provider.create_async_generator(
-        "flux-schnell", None, prompt=unique("stopped [[sleep=2]]"), num_inference_steps=2,
-        api_key=TOKEN, api_base=front.url, transport=transport, protocol=protocol)
+        "flux-schnell",
+        None,
+        prompt=unique("stopped [[sleep=2]]"),
+        num_inference_steps=2,
+        api_key=TOKEN,
+        api_base=front.url,
+        transport=transport,
+        protocol=protocol,
+    )
     async with aclosing(stopped):
         await anext(stopped)  # "submitted"
 
@@ -129,10 +149,29 @@ async def test_the_command_line_sends_the_token_the_same_way(any_replica, front,
     out = tmp_path / "front.webp"
     env = {key: value for key, value in os.environ.items() if key != "HF_TOKEN"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "g4f_flux_plugin", unique("cli behind the front"), "--api-base", front.url,
-        "--token", TOKEN, "--width", "256", "--height", "256", "--steps", "1", "--seed", "3",
-        "-o", str(out), "--quiet", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "g4f_flux_plugin",
+        unique("cli behind the front"),
+        "--api-base",
+        front.url,
+        "--token",
+        TOKEN,
+        "--width",
+        "256",
+        "--height",
+        "256",
+        "--steps",
+        "1",
+        "--seed",
+        "3",
+        "-o",
+        str(out),
+        "--quiet",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 120)
     assert process.returncode == 0, stderr.decode()
     assert TOKEN not in stdout.decode() + stderr.decode()
@@ -154,8 +193,16 @@ def test_other_hosts_are_not_loopback(host):
     assert not is_loopback(host)
 
 
-@pytest.mark.parametrize("root", ["http://127.0.0.1:7860", "http://localhost:7860", "http://[::1]:7860",
-                                  "https://space.example", "https://10.0.0.1"])
+@pytest.mark.parametrize(
+    "root",
+    [
+        "http://127.0.0.1:7860",
+        "http://localhost:7860",
+        "http://[::1]:7860",
+        "https://space.example",
+        "https://10.0.0.1",
+    ],
+)
 def test_a_token_goes_to_https_and_loopback(root):
     assert choose_token(root, TOKEN, None) == TOKEN
     assert choose_token(root, None, TOKEN) == TOKEN
@@ -173,9 +220,17 @@ async def test_an_explicit_token_over_plain_http_sends_nothing(transport):
     proxy = await ForwardProxy().start()
     try:
         with pytest.raises(ValueError, match="clear text") as caught:
-            await anext(Provider.create_async_generator(
-                "flux-schnell", None, prompt="p", api_key=TOKEN, api_base=NOT_LOOPBACK,
-                proxy=proxy.url, transport=transport))
+            await anext(
+                Provider.create_async_generator(
+                    "flux-schnell",
+                    None,
+                    prompt="p",
+                    api_key=TOKEN,
+                    api_base=NOT_LOOPBACK,
+                    proxy=proxy.url,
+                    transport=transport,
+                )
+            )
         assert TOKEN not in str(caught.value)
         await asyncio.sleep(0.2)  # anything sent would have reached the proxy by now
         assert proxy.targets == []
@@ -191,8 +246,14 @@ async def test_a_token_from_the_environment_is_not_sent_over_plain_http(transpor
         with caplog.at_level("DEBUG", logger="g4f_flux_plugin"):
             with pytest.raises(Exception):  # the proxy cannot reach space.example: any failure
                 async for _ in Provider.create_async_generator(
-                        "flux-schnell", None, prompt="p", api_base=NOT_LOOPBACK, proxy=proxy.url,
-                        transport=transport, timeout=10):
+                    "flux-schnell",
+                    None,
+                    prompt="p",
+                    api_base=NOT_LOOPBACK,
+                    proxy=proxy.url,
+                    transport=transport,
+                    timeout=10,
+                ):
                     pass
         assert f"GET {NOT_LOOPBACK}/config" in proxy.targets
         assert proxy.heads and all(TOKEN.encode() not in head for head in proxy.heads)
@@ -206,8 +267,22 @@ def test_the_command_line_refuses_a_token_over_plain_http(tmp_path):
     import subprocess
 
     result = subprocess.run(
-        [sys.executable, "-m", "g4f_flux_plugin", "a fox", "--api-base", NOT_LOOPBACK, "--token", TOKEN,
-         "-o", str(tmp_path / "x.webp")], capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "g4f_flux_plugin",
+            "a fox",
+            "--api-base",
+            NOT_LOOPBACK,
+            "--token",
+            TOKEN,
+            "-o",
+            str(tmp_path / "x.webp"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "clear text" in result.stderr and TOKEN not in result.stderr + result.stdout
     assert not (tmp_path / "x.webp").exists()
@@ -218,7 +293,8 @@ def test_the_command_line_refuses_a_token_over_plain_http(tmp_path):
 async def test_a_refused_connection_says_refused(transport, closed_url):
     with pytest.raises(SpaceConnectError, match="connection refused") as caught:
         async for _ in Provider.create_async_generator(
-                "flux-schnell", None, prompt="p", api_base=closed_url, transport=transport, timeout=5):
+            "flux-schnell", None, prompt="p", api_base=closed_url, transport=transport, timeout=5
+        ):
             pass
     assert closed_url.split("//")[1] in str(caught.value)
     assert caught.value.__cause__ is not None  # the library's exception stays chained
@@ -248,9 +324,11 @@ def untrusted_tls_server():
         with authority.cert_pem.tempfile() as ca_path:
             yield f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}", ca_path
     finally:
+
         async def stop():
             server.close()
             await server.wait_closed()
+
         asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
@@ -262,7 +340,8 @@ async def test_an_untrusted_certificate_is_said_so(transport, untrusted_tls_serv
     url, _ = untrusted_tls_server
     with pytest.raises(SpaceConnectError, match="TLS certificate not valid for 127.0.0.1"):
         async for _ in Provider.create_async_generator(
-                "flux-schnell", None, prompt="p", api_base=url, transport=transport, timeout=10):
+            "flux-schnell", None, prompt="p", api_base=url, transport=transport, timeout=10
+        ):
             pass
 
 
@@ -275,7 +354,8 @@ async def test_a_ca_bundle_to_trust_can_be_given(transport, untrusted_tls_server
     async with kind(verify=ca_path) as trusting:
         with pytest.raises(Exception) as caught:  # the server hangs up after the handshake
             async for _ in Provider.create_async_generator(
-                    "flux-schnell", None, prompt="p", api_base=url, transport=trusting, timeout=10):
+                "flux-schnell", None, prompt="p", api_base=url, transport=trusting, timeout=10
+            ):
                 pass
     assert "TLS" not in str(caught.value), caught.value  # the handshake itself succeeded
 

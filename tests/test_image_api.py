@@ -26,7 +26,6 @@ import urllib.request
 import uuid
 
 import pytest
-
 import replica as replica_script
 from g4f_servers import g4f_api, g4f_gui, image_of
 from g4f_subprocess import PROVIDER, G4FProcess, require_installed_plugin
@@ -101,10 +100,14 @@ ASYNC_CLIENT = """
 """
 
 
-def client_generate(proc: G4FProcess, url: str, prompt: str, *, code: str = CLIENT,
-                    provider: str | None = PROVIDER, **kwargs) -> dict:
-    return proc.json(code.format(prompt=prompt, provider=provider, kwargs=kwargs),
-                     env={"G4F_FLUX_SCHNELL_URL": url}, timeout=150)
+def client_generate(
+    proc: G4FProcess, url: str, prompt: str, *, code: str = CLIENT, provider: str | None = PROVIDER, **kwargs
+) -> dict:
+    return proc.json(
+        code.format(prompt=prompt, provider=provider, kwargs=kwargs),
+        env={"G4F_FLUX_SCHNELL_URL": url},
+        timeout=150,
+    )
 
 
 def test_client_n3_with_a_seed_runs_seeds_s_to_s_plus_2(proc, replica):
@@ -152,8 +155,9 @@ def test_seeds_wrap_past_the_spaces_maximum(proc, replica):
 
 def test_model_routing_passes_n_on(proc, replica):
     prompt = unique()
-    result = client_generate(proc, replica.url, prompt, provider=None, model="flux-schnell",
-                             n=2, seed=40, **SMALL)
+    result = client_generate(
+        proc, replica.url, prompt, provider=None, model="flux-schnell", n=2, seed=40, **SMALL
+    )
     assert result.get("provider") == PROVIDER, result
     assert sorted(job["seed"] for job in jobs_of(replica, prompt)) == [40, 41]
     assert len(result["urls"]) == 2
@@ -250,8 +254,10 @@ def test_partial_failure_through_the_client_returns_the_images_that_succeeded(pr
     prompt = unique("[[quota_seed=256]]")
     result = client_generate(proc, replica.url, prompt, n=2, seed=255, **SMALL)
     assert in_order(download(result["urls"]), [255])
-    assert {job["seed"]: job["state"] for job in jobs_of(replica, prompt)} == \
-        {255: "completed", 256: "failed"}
+    assert {job["seed"]: job["state"] for job in jobs_of(replica, prompt)} == {
+        255: "completed",
+        256: "failed",
+    }
 
 
 def test_when_every_image_fails_the_quota_error_comes_first(proc, replica):
@@ -324,8 +330,16 @@ def wide_replica(start_replica):
 def test_stopping_early_cancels_every_job(proc, wide_replica, how):
     prompt = unique("[[sleep=30]]" if how == "deadline" else "[[sleep=1]]")
     # deadline: each job needs 2 minutes; the timeout ends them all after 8 s.
-    result = proc.json(STOP.format(provider=PROVIDER, prompt=prompt, url=wide_replica.url,
-                                   how=how, timeout=8 if how == "deadline" else 60), timeout=150)
+    result = proc.json(
+        STOP.format(
+            provider=PROVIDER,
+            prompt=prompt,
+            url=wide_replica.url,
+            how=how,
+            timeout=8 if how == "deadline" else 60,
+        ),
+        timeout=150,
+    )
     if how == "deadline":
         assert result["outcome"] == "SpaceTimeoutError"
     elif how == "cancel":
@@ -359,18 +373,30 @@ def _wait(check, timeout: float = 30.0):
 # --- aspect_ratio ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ratio, size", [("16:9", (1024, 576)), ("3:2", (1024, 680)),
-                                         ("9:16", (576, 1024)), ("4:5", (832, 1040)),
-                                         ("1:1", (1024, 1024))])
+@pytest.mark.parametrize(
+    "ratio, size",
+    [
+        ("16:9", (1024, 576)),
+        ("3:2", (1024, 680)),
+        ("9:16", (576, 1024)),
+        ("4:5", (832, 1040)),
+        ("1:1", (1024, 1024)),
+    ],
+)
 def test_aspect_ratio_sends_g4f_size(proc, replica, ratio, size):
     prompt = unique()
     client_generate(proc, replica.url, prompt, aspect_ratio=ratio, num_inference_steps=1)
     assert [(job["width"], job["height"]) for job in jobs_of(replica, prompt)] == [size]
 
 
-@pytest.mark.parametrize("given, size", [({"size": "512x384"}, (512, 384)),
-                                         ({"width": 320, "height": 256}, (320, 256)),
-                                         ({"width": 512}, (512, 1024))])
+@pytest.mark.parametrize(
+    "given, size",
+    [
+        ({"size": "512x384"}, (512, 384)),
+        ({"width": 320, "height": 256}, (320, 256)),
+        ({"width": 512}, (512, 1024)),
+    ],
+)
 def test_an_explicit_size_takes_precedence_over_aspect_ratio(proc, replica, given, size):
     prompt = unique()
     client_generate(proc, replica.url, prompt, aspect_ratio="16:9", num_inference_steps=1, **given)
@@ -417,9 +443,14 @@ def test_openai_sdk_n2_through_g4f_api(api_server, replica, openai_client, route
     else:
         client, model = openai_client(f"{api_server.base}/v1"), "flux-schnell"
     kwargs = {"model": model} if model else {}
-    result = client.images.generate(prompt=prompt, n=2, size="256x256",
-                                    response_format=response_format,
-                                    extra_body={"seed": 511}, **kwargs)
+    result = client.images.generate(
+        prompt=prompt,
+        n=2,
+        size="256x256",
+        response_format=response_format,
+        extra_body={"seed": 511},
+        **kwargs,
+    )
     assert result.provider == PROVIDER
     assert len(result.data) == 2
     assert sorted(job["seed"] for job in jobs_of(replica, prompt)) == [511, 512]
@@ -429,8 +460,9 @@ def test_openai_sdk_n2_through_g4f_api(api_server, replica, openai_client, route
 def test_openai_sdk_aspect_ratio_through_g4f_api(api_server, replica, openai_client):
     prompt = unique()
     client = openai_client(f"{api_server.base}/api/{PROVIDER}")
-    result = client.images.generate(prompt=prompt, response_format="url",
-                                    extra_body={"aspect_ratio": "16:9", "num_inference_steps": 1})
+    result = client.images.generate(
+        prompt=prompt, response_format="url", extra_body={"aspect_ratio": "16:9", "num_inference_steps": 1}
+    )
     assert len(result.data) == 1
     assert [(job["width"], job["height"]) for job in jobs_of(replica, prompt)] == [(1024, 576)]
 
@@ -453,32 +485,40 @@ def test_openai_sdk_n50_is_refused_before_any_request(api_server, replica, opena
 
 def _conversation(base: str, prompt: str, **extra) -> list[dict]:
     """POST the GUI's conversation route; its SSE events as dicts, in order."""
-    body = {"model": "flux-schnell", "provider": PROVIDER, "download_media": False,
-            "messages": [{"role": "user", "content": prompt}], **extra}
-    request = urllib.request.Request(f"{base}/backend-api/v2/conversation",
-                                     data=json.dumps(body).encode(), method="POST",
-                                     headers={"content-type": "application/json"})
+    body = {
+        "model": "flux-schnell",
+        "provider": PROVIDER,
+        "download_media": False,
+        "messages": [{"role": "user", "content": prompt}],
+        **extra,
+    }
+    request = urllib.request.Request(
+        f"{base}/backend-api/v2/conversation",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"content-type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=120) as response:
         text = response.read().decode()
-    return [json.loads(line[len("data: "):]) for line in text.splitlines()
-            if line.startswith("data: ")]
+    return [json.loads(line[len("data: ") :]) for line in text.splitlines() if line.startswith("data: ")]
 
 
 def _last_status_before_the_image(events: list[dict]) -> tuple[str | None, dict]:
     contents = [i for i, event in enumerate(events) if event["type"] == "content"]
     assert contents, events
     image = contents[-1]
-    statuses = [event["status"] for event in events
-                if event["type"] == "reasoning" and isinstance(event.get("status"), str)]
-    after = [event for event in events[image + 1:]
-             if event["type"] == "reasoning" and event.get("status")]
+    statuses = [
+        event["status"]
+        for event in events
+        if event["type"] == "reasoning" and isinstance(event.get("status"), str)
+    ]
+    after = [event for event in events[image + 1 :] if event["type"] == "reasoning" and event.get("status")]
     assert after == [], "no status may follow the image (the GUI would show it instead)"
     return (statuses[-1] if statuses else None), events[image]
 
 
 @pytest.mark.parametrize("server", ["api_server", "gui_server"], ids=["g4f-api-gui", "g4f-gui"])
-@pytest.mark.parametrize("n, expected", [(None, "Done: seed 800"),
-                                         (2, "Done: 2 images, seeds 800, 801")])
+@pytest.mark.parametrize("n, expected", [(None, "Done: seed 800"), (2, "Done: 2 images, seeds 800, 801")])
 def test_gui_shows_done_not_generating_once_the_image_is_there(request, replica, server, n, expected):
     base = request.getfixturevalue(server).base
     prompt = unique()
@@ -490,8 +530,10 @@ def test_gui_shows_done_not_generating_once_the_image_is_there(request, replica,
     assert status == expected
     assert "Generating" not in status
     # The progress statuses did reach the GUI before it (the Space's own).
-    assert any(event["type"] == "reasoning" and event.get("status", "").endswith("Submitted to the Space")
-               for event in events)
+    assert any(
+        event["type"] == "reasoning" and event.get("status", "").endswith("Submitted to the Space")
+        for event in events
+    )
     assert len(image["urls"]) == (n or 1)
     assert all(url.startswith(replica.url + "/") for url in image["urls"])
-    assert sorted(job["seed"] for job in jobs_of(replica, prompt)) == [800, 801][:n or 1]
+    assert sorted(job["seed"] for job in jobs_of(replica, prompt)) == [800, 801][: n or 1]

@@ -29,8 +29,15 @@ from pathlib import Path
 from g4f_subprocess import seed_g4f_cache
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = ("setup.cfg", "pyproject.toml", "MANIFEST.in", "README.md", "build_pth.py",
-           "_g4f_flux_plugin_autoload.py", "g4f_flux_plugin")
+SOURCES = (
+    "setup.cfg",
+    "pyproject.toml",
+    "MANIFEST.in",
+    "README.md",
+    "build_pth.py",
+    "_g4f_flux_plugin_autoload.py",
+    "g4f_flux_plugin",
+)
 PTH_NAME = "_g4f_flux_plugin_autoload.pth"
 HOOK_MODULE = "_g4f_flux_plugin_autoload"
 
@@ -58,9 +65,21 @@ def _build_wheel(tmp_path: Path, source: Path | None = None) -> Path:
     source = source or _copy_sources(tmp_path)
     wheels = tmp_path / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-         "--no-index", str(source), "-w", str(wheels)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            str(source),
+            "-w",
+            str(wheels),
+        ],
+        check=True,
+        timeout=300,
     )
     (wheel,) = wheels.glob("g4f_flux_plugin-*.whl")
     return wheel
@@ -71,8 +90,9 @@ def _build_sdist(tmp_path: Path) -> Path:
     source = _copy_sources(tmp_path)
     sdists = tmp_path / "sdists"
     code = "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])"
-    subprocess.run([sys.executable, "-c", code, str(sdists)], cwd=source, check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-c", code, str(sdists)], cwd=source, check=True, capture_output=True, timeout=300
+    )
     (sdist,) = sdists.glob("g4f_flux_plugin-*.tar.gz")
     return sdist
 
@@ -86,8 +106,14 @@ def _clean_env(tmp_path: Path) -> dict:
 
 
 def _watchers(python: Path, tmp_path: Path) -> list:
-    done = subprocess.run([python, "-c", _WATCHERS], cwd=tmp_path, env=_clean_env(tmp_path),
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [python, "-c", _WATCHERS],
+        cwd=tmp_path,
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
 
@@ -96,10 +122,15 @@ def _fresh_environment(tmp_path: Path) -> tuple[Path, Path]:
     env_dir = tmp_path / "fresh"
     venv.EnvBuilder(with_pip=False).create(env_dir)
     python = env_dir / "bin" / "python"
-    purelib = Path(subprocess.run(
-        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        check=True, capture_output=True, text=True, timeout=60,
-    ).stdout.strip())
+    purelib = Path(
+        subprocess.run(
+            [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout.strip()
+    )
     (purelib / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     return python, purelib
 
@@ -108,9 +139,20 @@ def test_wheel_in_a_fresh_environment_registers_the_provider(tmp_path, replica):
     wheel = _build_wheel(tmp_path)
     python, purelib = _fresh_environment(tmp_path)
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-         "--no-index", str(wheel)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
     )
     assert (purelib / PTH_NAME).is_file()
     assert not (purelib / "build_pth.py").exists()  # a build step, not installed
@@ -133,8 +175,9 @@ print(json.dumps({
     "url": image.data[0].url,
 }))
 """
-    done = subprocess.run([python, "-c", code], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=180)
+    done = subprocess.run(
+        [python, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     state = json.loads(done.stdout.strip().splitlines()[-1])
     assert Path(state["plugin_file"]).is_relative_to(purelib)  # the wheel's copy, not the checkout
@@ -163,13 +206,32 @@ def test_editable_install_writes_the_hook(tmp_path):
     # Without build isolation the build runs in the fresh interpreter, which
     # finds setuptools through the test environment's path.
     subprocess.run(
-        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-         "--no-build-isolation", "--no-index", "-e", str(source)],
-        check=True, timeout=300, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "-e",
+            str(source),
+        ],
+        check=True,
+        timeout=300,
+        capture_output=True,
     )
     assert (purelib / PTH_NAME).is_file()
     assert _watchers(python, tmp_path) == [HOOK_MODULE]
-    done = subprocess.run([python, "-c", f"import {HOOK_MODULE}; print({HOOK_MODULE}.__file__)"],
-                          cwd=tmp_path, env=_clean_env(tmp_path), capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [python, "-c", f"import {HOOK_MODULE}; print({HOOK_MODULE}.__file__)"],
+        cwd=tmp_path,
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert Path(done.stdout.strip()) == source / f"{HOOK_MODULE}.py"  # the editable copy

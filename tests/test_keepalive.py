@@ -7,11 +7,10 @@ A TCP relay in front of the replica counts the connections clients open.
 
 from __future__ import annotations
 
-
 import pytest
+from relay import TcpRelay
 
 from g4f_flux_plugin import BlackForestLabs_Flux1Schnell
-from relay import TcpRelay
 from g4f_flux_plugin._transports import make_transport
 
 
@@ -23,10 +22,18 @@ async def test_generations_on_one_transport_reuse_one_connection(replica, protoc
         try:
             for _ in range(4):
                 images = [
-                    item async for item in BlackForestLabs_Flux1Schnell.create_async_generator(
-                        model=None, messages=None, prompt="keep-alive", width=256, height=256,
-                        num_inference_steps=1, api_base=relay.url, transport=transport,
-                        protocol=protocol)
+                    item
+                    async for item in BlackForestLabs_Flux1Schnell.create_async_generator(
+                        model=None,
+                        messages=None,
+                        prompt="keep-alive",
+                        width=256,
+                        height=256,
+                        num_inference_steps=1,
+                        api_base=relay.url,
+                        transport=transport,
+                        protocol=protocol,
+                    )
                     if item.images
                 ]
                 assert len(images) == 1
@@ -42,13 +49,24 @@ async def test_generations_on_one_transport_reuse_one_connection(replica, protoc
 @pytest.mark.parametrize("protocol", ["call", "queue"])
 @pytest.mark.parametrize("transport_name", ["aiohttp", "curl_cffi"])
 async def test_generations_without_a_transport_share_the_loops_connections(
-        replica, protocol, transport_name, monkeypatch):
+    replica, protocol, transport_name, monkeypatch
+):
     monkeypatch.setenv("G4F_FLUX_TRANSPORT", transport_name)
     async with TcpRelay(replica.url) as relay:
         for _ in range(4):
-            items = [item async for item in BlackForestLabs_Flux1Schnell.create_async_generator(
-                model=None, messages=None, prompt="pooled", width=256, height=256,
-                num_inference_steps=1, api_base=relay.url, protocol=protocol)]
+            items = [
+                item
+                async for item in BlackForestLabs_Flux1Schnell.create_async_generator(
+                    model=None,
+                    messages=None,
+                    prompt="pooled",
+                    width=256,
+                    height=256,
+                    num_inference_steps=1,
+                    api_base=relay.url,
+                    protocol=protocol,
+                )
+            ]
             assert [item for item in items if item.images]
         # Four generations as g4f makes them (no transport): one connection.
         # Without the pool, each opens its own (4).
@@ -95,8 +113,13 @@ def test_asyncio_run_again_and_again_leaves_nothing_behind(replica, transport_na
     script = tmp_path / "pool_program.py"
     script.write_text(POOL_PROGRAM)
     env = dict(os.environ, G4F_FLUX_TRANSPORT=transport_name, PYTHONWARNINGS="error")
-    result = subprocess.run([sys.executable, str(script), replica.url, "200"], capture_output=True,
-                            text=True, timeout=600, env=env)
+    result = subprocess.run(
+        [sys.executable, str(script), replica.url, "200"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Unclosed" not in result.stderr and "Task was destroyed" not in result.stderr, result.stderr
     _, before, after = result.stdout.split()

@@ -24,7 +24,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-
 from fault_server import (  # noqa: F401  (fixtures)
     fast_retries,
     foreign,
@@ -34,6 +33,7 @@ from fault_server import (  # noqa: F401  (fixtures)
     pending_tasks,
     space,
 )
+
 from g4f_flux_plugin._errors import SpaceTimeoutError
 from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
 
@@ -83,8 +83,9 @@ async def test_unclosed_aiohttp_session_is_a_resource_warning():
 
 
 def test_resource_warnings_are_errors_in_this_suite():
-    assert any(action == "error" and category is ResourceWarning
-               for action, _, category, _, _ in warnings.filters)
+    assert any(
+        action == "error" and category is ResourceWarning for action, _, category, _, _ in warnings.filters
+    )
 
 
 def test_an_unclosed_session_fails_a_test_under_the_suite_settings(tmp_path):
@@ -95,7 +96,8 @@ def test_an_unclosed_session_fails_a_test_under_the_suite_settings(tmp_path):
     (tmp_path / "setup.cfg").write_text(
         "[tool:pytest]\nasyncio_mode = auto\nfilterwarnings =" + textwrap.indent(filters, "    ") + "\n"
     )
-    (tmp_path / "test_leak.py").write_text(textwrap.dedent("""
+    (tmp_path / "test_leak.py").write_text(
+        textwrap.dedent("""
         import gc
         import aiohttp
 
@@ -103,10 +105,24 @@ def test_an_unclosed_session_fails_a_test_under_the_suite_settings(tmp_path):
             session = aiohttp.ClientSession()
             del session
             gc.collect()
-    """))
+    """)
+    )
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:hypothesispytest",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Unclosed client session" in result.stdout
@@ -132,8 +148,9 @@ ENDINGS = {
 async def test_no_task_left_after_the_generation_ends(space, combo, ending, loop_errors):
     scenario, options, timeout, image = ENDINGS[ending]
     space.use(scenario, **options)
-    outcome = await generate(space.root, transport=combo[0], protocol=combo[1], timeout=timeout,
-                             check_tasks=False)
+    outcome = await generate(
+        space.root, transport=combo[0], protocol=combo[1], timeout=timeout, check_tasks=False
+    )
     assert (outcome.image is not None) is image, outcome.error
     assert pending_tasks() == []
     # A job that did not end on the Space was cancelled there, every time.
@@ -145,8 +162,13 @@ async def test_no_task_left_after_the_generation_ends(space, combo, ending, loop
 async def test_closing_the_generator_early_cancels_the_job(space, combo, loop_errors):
     space.use("heartbeats_forever")
     generator = BlackForestLabs_Flux1Schnell.create_async_generator(
-        "flux-schnell", None, prompt="stop soon", api_base=space.root, transport=combo[0],
-        protocol=combo[1], timeout=10,
+        "flux-schnell",
+        None,
+        prompt="stop soon",
+        api_base=space.root,
+        transport=combo[0],
+        protocol=combo[1],
+        timeout=10,
     )
     first = await anext(generator)
     assert first.event.kind == "submitted"
@@ -160,8 +182,9 @@ async def test_closing_the_generator_early_cancels_the_job(space, combo, loop_er
 @pytest.mark.parametrize("combo", COMBOS, ids="-".join)
 async def test_cancelling_the_callers_task_cancels_the_job(space, combo, loop_errors):
     space.use("heartbeats_forever")
-    task = asyncio.create_task(generate(space.root, transport=combo[0], protocol=combo[1], timeout=10,
-                                        check_tasks=False))
+    task = asyncio.create_task(
+        generate(space.root, transport=combo[0], protocol=combo[1], timeout=10, check_tasks=False)
+    )
     for _ in range(200):  # until the job is on the Space and its stream open (bounded: 2 s)
         if space.count("stream"):
             break
@@ -213,8 +236,9 @@ async def test_two_hundred_faulty_generations_leak_no_descriptor(space, loop_err
         root = refused_root if scenario == "refused" else space.root
         if scenario != "refused":
             space.use(scenario, **options)
-        outcome = await generate(root, transport=transport, protocol=protocol, timeout=timeout,
-                                 check_tasks=False)
+        outcome = await generate(
+            root, transport=transport, protocol=protocol, timeout=timeout, check_tasks=False
+        )
         assert pending_tasks() == [], (scenario, transport, protocol)
         if scenario == "ok":
             assert outcome.image is not None, outcome.error

@@ -18,9 +18,15 @@ from g4f_flux_plugin import _metadata as m
 
 Image = pytest.importorskip("PIL.Image")
 
-RECORD = {"prompt": "Un paysage d'été ✓ \"quoted\"\nsecond line", "seed": 42, "width": 48,
-          "height": 32, "steps": 4, "model": "black-forest-labs-flux-1-schnell",
-          "space": "https://example.invalid"}
+RECORD = {
+    "prompt": 'Un paysage d\'été ✓ "quoted"\nsecond line',
+    "seed": 42,
+    "width": 48,
+    "height": 32,
+    "steps": 4,
+    "model": "black-forest-labs-flux-1-schnell",
+    "space": "https://example.invalid",
+}
 SOFTWARE = "g4f-flux-plugin test"
 
 
@@ -156,7 +162,7 @@ def test_truncated_or_corrupted_images_raise_only_metadata_error(case, data):
     if data.draw(st.booleans()):
         damaged = original[:position]
     else:
-        damaged = original[:position] + bytes([data.draw(st.integers(0, 255))]) + original[position + 1:]
+        damaged = original[:position] + bytes([data.draw(st.integers(0, 255))]) + original[position + 1 :]
     read = m.read(damaged)
     assert read is None or isinstance(read, dict)
     _assert_refused_or_round_trips(damaged)

@@ -71,7 +71,9 @@ def test_clamp_dimension_follows_the_spaces_limits():
     assert clamp_dimension(1003, Limits(min_size=256, max_size=1003)) == 1000
 
 
-@pytest.mark.parametrize(("given", "sent"), [(4, 4), (1, 1), (0, 1), (-3, 1), (50, 50), (51, 50), (2.9, 2), ("7", 7)])
+@pytest.mark.parametrize(
+    ("given", "sent"), [(4, 4), (1, 1), (0, 1), (-3, 1), (50, 50), (51, 50), (2.9, 2), ("7", 7)]
+)
 def test_clamp_steps(given, sent):
     assert clamp_steps(given) == sent
 
@@ -153,7 +155,10 @@ def test_bad_size_names_the_parameter():
 
 
 # -- the OpenAI images API's size -----------------------------------------------
-@pytest.mark.parametrize(("size", "parsed"), [("1024x768", (1024, 768)), ("512X512", (512, 512)), (None, None), ("", None), ("auto", None)])
+@pytest.mark.parametrize(
+    ("size", "parsed"),
+    [("1024x768", (1024, 768)), ("512X512", (512, 512)), (None, None), ("", None), ("auto", None)],
+)
 def test_parse_size(size, parsed):
     assert parse_size(size) == parsed
 
@@ -164,7 +169,7 @@ def test_parse_size_rejects_garbage():
 
 
 def test_space_limits_are_the_public_spaces_sliders():
-    assert SPACE_LIMITS == Limits(256, 2048, 1024, 1, 50, 4, 2147483647)
+    assert Limits(256, 2048, 1024, 1, 50, 4, 2147483647) == SPACE_LIMITS
 
 
 # -- n: how many images -----------------------------------------------------------
@@ -210,21 +215,26 @@ def test_aspect_ratio_table_is_g4f_8_8_6s():
     assert ASPECT_RATIOS["4:5"] == (832, 1040) and len(ASPECT_RATIOS) == 13
 
 
-@pytest.mark.parametrize(("ratio", "sent"), [("16:9", (1024, 576)), ("3:2", (1024, 680)),
-                                             ("2:3", (680, 1024)), ("21:9", (1024, 440))])
+@pytest.mark.parametrize(
+    ("ratio", "sent"),
+    [("16:9", (1024, 576)), ("3:2", (1024, 680)), ("2:3", (680, 1024)), ("21:9", (1024, 440))],
+)
 def test_aspect_ratio_sizes_after_clamping(ratio, sent):
     width, height = choose_size(None, None, None, ratio)
     request = normalise("x", width, height)
     assert (request.width, request.height) == sent
 
 
-@pytest.mark.parametrize(("width", "height", "size", "chosen"), [
-    (640, 480, "512x512", (640, 480)),   # width and height first
-    (640, None, "512x512", (640, None)),  # either one of them
-    (None, None, "512x256", (512, 256)),  # then size
-    (None, None, None, (1024, 576)),      # then the ratio
-    (None, None, "auto", (1024, 576)),    # a size that is no size
-])
+@pytest.mark.parametrize(
+    ("width", "height", "size", "chosen"),
+    [
+        (640, 480, "512x512", (640, 480)),  # width and height first
+        (640, None, "512x512", (640, None)),  # either one of them
+        (None, None, "512x256", (512, 256)),  # then size
+        (None, None, None, (1024, 576)),  # then the ratio
+        (None, None, "auto", (1024, 576)),  # a size that is no size
+    ],
+)
 def test_size_precedence(width, height, size, chosen):
     assert choose_size(width, height, size, "16:9") == chosen
 

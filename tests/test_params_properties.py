@@ -8,11 +8,10 @@ larger size never comes out smaller).
 from __future__ import annotations
 
 import math
+import random
 
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
-
-import random
 
 from g4f_flux_plugin._params import (
     ASPECT_RATIOS,
@@ -157,8 +156,12 @@ def test_given_seed_counts_up_distinct_and_inside_the_range(n, seed, max_seed):
     assert all((b - a) % (max_seed + 1) == 1 for a, b in zip(seeds, seeds[1:]))
 
 
-@given(st.integers(2, MAX_IMAGES), st.integers(MAX_IMAGES - 1, MAX_SEED), st.randoms(use_true_random=False),
-       st.none() | st.integers(0, MAX_SEED))
+@given(
+    st.integers(2, MAX_IMAGES),
+    st.integers(MAX_IMAGES - 1, MAX_SEED),
+    st.randoms(use_true_random=False),
+    st.none() | st.integers(0, MAX_SEED),
+)
 @example(4, 3, random.Random(0), None)  # as many seeds as the range holds
 def test_random_seeds_are_distinct_and_inside_the_range(n, max_seed, rng, seed):
     seeds = plan_seeds(n, seed, True, Limits(max_seed=max_seed), rng)

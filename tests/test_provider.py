@@ -7,18 +7,8 @@ server's side through the replica's record of ``infer`` calls.
 
 from __future__ import annotations
 
-
 import g4f.errors
 import pytest
-from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMixin
-from g4f.providers.response import ImageResponse
-
-from g4f_flux_plugin._client import URL_ENV
-from g4f_flux_plugin._config import ConfigCache
-from g4f_flux_plugin._errors import QuotaExceededError, SpaceError
-from g4f_flux_plugin._g4f_errors import G4F_TWINS
-from g4f_flux_plugin.providers import FluxImageResponse, FluxProgress
-
 from _helpers import (
     EXCEPTION_MESSAGE,
     PROTOCOLS,
@@ -38,6 +28,14 @@ from _helpers import (
     the_server_job,
     unique,
 )
+from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMixin
+from g4f.providers.response import ImageResponse
+
+from g4f_flux_plugin._client import URL_ENV
+from g4f_flux_plugin._config import ConfigCache
+from g4f_flux_plugin._errors import QuotaExceededError, SpaceError
+from g4f_flux_plugin._g4f_errors import G4F_TWINS
+from g4f_flux_plugin.providers import FluxImageResponse, FluxProgress
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("clean_env")]
 
@@ -66,8 +64,14 @@ async def test_the_newcomers_program(any_replica, transport, protocol, capsys):
 
     found = []
     async for response in Provider.create_async_generator(
-        model, messages, width=512, height=512, num_inference_steps=2,
-        api_base=any_replica.url, transport=transport, protocol=protocol,
+        model,
+        messages,
+        width=512,
+        height=512,
+        num_inference_steps=2,
+        api_base=any_replica.url,
+        transport=transport,
+        protocol=protocol,
     ):
         if response and response.images:
             print(response.images[0])
@@ -147,7 +151,9 @@ async def test_randomize_seed_overrides_a_given_seed(replica):
 # -- sizes and steps ------------------------------------------------------------------
 async def test_the_spaces_defaults_arrive(replica):
     prompt = unique()
-    image = the_image(await generate(replica, prompt=prompt, width=None, height=None, num_inference_steps=None))
+    image = the_image(
+        await generate(replica, prompt=prompt, width=None, height=None, num_inference_steps=None)
+    )
     job = await the_server_job(replica, prompt)
     assert (job["width"], job["height"], job["steps"]) == (1024, 1024, 4)
     assert (image.get("width"), image.get("height"), image.get("num_inference_steps")) == (1024, 1024, 4)
@@ -234,12 +240,16 @@ async def test_the_prompt_is_the_last_user_message(replica):
 
 async def test_an_explicit_prompt_wins_over_the_messages(replica):
     prompt = unique()
-    image = the_image(await generate(replica, messages=[{"role": "user", "content": "not this"}], prompt=prompt))
+    image = the_image(
+        await generate(replica, messages=[{"role": "user", "content": "not this"}], prompt=prompt)
+    )
     assert image.alt == prompt
     assert len(await server_jobs(replica, prompt)) == 1
 
 
-@pytest.mark.parametrize("model", [None, "", "auto", "flux", "flux-schnell", "black-forest-labs-flux-1-schnell"])
+@pytest.mark.parametrize(
+    "model", [None, "", "auto", "flux", "flux-schnell", "black-forest-labs-flux-1-schnell"]
+)
 async def test_every_name_of_the_model_works(replica, model):
     prompt = unique()
     image = the_image(await generate(replica, prompt=prompt, model=model))
@@ -317,13 +327,17 @@ async def test_requests_go_through_the_proxy(replica, transport, protocol, fresh
     proxy = await ForwardProxy().start()
     try:
         prompt = unique()
-        image = the_image(await generate(replica, prompt=prompt, transport=transport, protocol=protocol, proxy=proxy.url))
+        image = the_image(
+            await generate(replica, prompt=prompt, transport=transport, protocol=protocol, proxy=proxy.url)
+        )
     finally:
         await proxy.close()
     route = "/queue/join" if protocol == "queue" else "/call/infer"
     assert any(target.endswith("/config") for target in proxy.targets), proxy.targets
     assert any(route in target for target in proxy.targets), proxy.targets
-    assert all(target.startswith(("GET http://127.0.0.1", "POST http://127.0.0.1")) for target in proxy.targets)
+    assert all(
+        target.startswith(("GET http://127.0.0.1", "POST http://127.0.0.1")) for target in proxy.targets
+    )
     assert image.get("seed") == (await the_server_job(replica, prompt))["seed"]
 
 

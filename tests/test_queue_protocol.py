@@ -15,13 +15,6 @@ import time
 import aiohttp
 import g4f.errors
 import pytest
-from aiohttp import web
-
-from g4f_flux_plugin import _gradio
-from g4f_flux_plugin._config import ConfigCache
-from g4f_flux_plugin._errors import QuotaExceededError, SpaceError, SpaceProtocolError, SpaceStatusError
-from g4f_flux_plugin._events import ProgressEvent
-
 from _helpers import (
     INFO_MESSAGE,
     INFO_TITLE,
@@ -41,6 +34,12 @@ from _helpers import (
     unique,
     wait_for_job_state,
 )
+from aiohttp import web
+
+from g4f_flux_plugin import _gradio
+from g4f_flux_plugin._config import ConfigCache
+from g4f_flux_plugin._errors import QuotaExceededError, SpaceError, SpaceProtocolError, SpaceStatusError
+from g4f_flux_plugin._events import ProgressEvent
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("clean_env")]
 
@@ -62,9 +61,8 @@ def _infer_dependency(config: dict) -> tuple[int, int]:
 
 
 async def _config_json(url: str) -> dict:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url + "/config") as response:
-            return await response.json()
+    async with aiohttp.ClientSession() as session, session.get(url + "/config") as response:
+        return await response.json()
 
 
 class Job:
@@ -111,8 +109,13 @@ class Job:
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_steps_arrive_as_progress_items_in_order(any_replica, transport):
     # Gradio polls a job's progress every 0.1 s: steps of 0.25 s are all seen.
-    items = await generate(any_replica, prompt=unique("[[sleep=0.25]]"), num_inference_steps=4,
-                           protocol="queue", transport=transport)
+    items = await generate(
+        any_replica,
+        prompt=unique("[[sleep=0.25]]"),
+        num_inference_steps=4,
+        protocol="queue",
+        transport=transport,
+    )
     the_image(items)
     steps = events(items, "step")
     assert [event.index for event in steps] == [1, 2, 3, 4]
@@ -136,7 +139,9 @@ async def test_toasts_arrive_as_log_items(any_replica, transport):
         ("info", INFO_TITLE if titled else None, INFO_MESSAGE),
         ("warning", "Warning" if titled else None, WARNING_MESSAGE),
     ]
-    described = [str(item).strip() for item in items if getattr(item, "event", None) and item.event.kind == "log"]
+    described = [
+        str(item).strip() for item in items if getattr(item, "event", None) and item.event.kind == "log"
+    ]
     assert described[0] == (f"{INFO_TITLE}: {INFO_MESSAGE}" if titled else INFO_MESSAGE)
 
 
@@ -150,13 +155,19 @@ async def test_the_call_protocol_has_no_progress(any_replica):
 async def test_progress_callback_receives_every_event(replica, asynchronous):
     received: list = []
     if asynchronous:
+
         async def callback(event):
             await asyncio.sleep(0)
             received.append(event)
     else:
         callback = received.append
-    items = await generate(replica, prompt=unique("[[info]] [[sleep=0.2]]"), num_inference_steps=2,
-                           protocol="queue", progress_callback=callback)
+    items = await generate(
+        replica,
+        prompt=unique("[[info]] [[sleep=0.2]]"),
+        num_inference_steps=2,
+        protocol="queue",
+        progress_callback=callback,
+    )
     the_image(items)
     assert received and all(isinstance(event, ProgressEvent) for event in received)
     assert received == events(items)
@@ -170,8 +181,14 @@ async def test_quota_after_progress(any_replica, protocol):
     items: list = []
     with pytest.raises(QuotaExceededError) as caught:
         async for item in Provider.create_async_generator(
-            "flux", None, prompt=unique("[[quota]]"), api_base=any_replica.url, protocol=protocol,
-            width=256, height=256, num_inference_steps=1,
+            "flux",
+            None,
+            prompt=unique("[[quota]]"),
+            api_base=any_replica.url,
+            protocol=protocol,
+            width=256,
+            height=256,
+            num_inference_steps=1,
         ):
             items.append(item)
     assert isinstance(caught.value, g4f.errors.RateLimitError)
@@ -229,8 +246,16 @@ async def test_a_full_queue_is_a_rate_limit_error_after_bounded_retries(start_re
         items: list = []
         with pytest.raises(g4f.errors.RateLimitError) as caught:
             async for item in Provider.create_async_generator(
-                "flux", None, prompt=unique(), api_base=proxy.url, transport=transport, protocol="queue",
-                width=256, height=256, num_inference_steps=1, timeout=30,
+                "flux",
+                None,
+                prompt=unique(),
+                api_base=proxy.url,
+                transport=transport,
+                protocol="queue",
+                width=256,
+                height=256,
+                num_inference_steps=1,
+                timeout=30,
             ):
                 items.append(item)
         assert isinstance(caught.value, SpaceStatusError) and caught.value.status == 503
@@ -243,7 +268,9 @@ async def test_a_full_queue_is_a_rate_limit_error_after_bounded_retries(start_re
         # Too little time to wait: one attempt, no retry.
         del proxy.requests[:]
         with pytest.raises(g4f.errors.RateLimitError):
-            await generate(api_base=proxy.url, prompt=unique(), transport=transport, protocol="queue", timeout=0.2)
+            await generate(
+                api_base=proxy.url, prompt=unique(), transport=transport, protocol="queue", timeout=0.2
+            )
         assert len(proxy.to("/queue/join")) == 1
         assert running.error is None and waiting.error is None
     finally:
@@ -260,8 +287,15 @@ async def test_closing_a_queued_job_takes_it_off_the_queue(any_replica, transpor
 
     queued_prompt = unique()
     queued = Provider.create_async_generator(
-        "flux", None, prompt=queued_prompt, api_base=any_replica.url, protocol="queue",
-        transport=transport, width=256, height=256, num_inference_steps=1,
+        "flux",
+        None,
+        prompt=queued_prompt,
+        api_base=any_replica.url,
+        protocol="queue",
+        transport=transport,
+        width=256,
+        height=256,
+        num_inference_steps=1,
     )
     async for item in queued:
         if item.event.kind == "queued":
@@ -289,8 +323,16 @@ CANCEL_WAYS = ["aclose", "break", "task_cancel", "deadline"]
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_stopping_a_running_job_cancels_it_on_the_space(any_replica, transport, protocol, way):
     prompt = unique("[[sleep=0.4]]")
-    kwargs = dict(api_base=any_replica.url, prompt=prompt, transport=transport, protocol=protocol,
-                  width=256, height=256, num_inference_steps=6, timeout=30)
+    kwargs = dict(
+        api_base=any_replica.url,
+        prompt=prompt,
+        transport=transport,
+        protocol=protocol,
+        width=256,
+        height=256,
+        num_inference_steps=6,
+        timeout=30,
+    )
     started = time.monotonic()
 
     if way == "aclose":
@@ -382,7 +424,9 @@ async def test_fn_index_and_trigger_id_come_from_the_config(recorder, any_replic
     ],
     ids=str,
 )
-async def test_a_stale_cached_config_is_rediscovered_once(recorder, any_replica, monkeypatch, protocol, stale):
+async def test_a_stale_cached_config_is_rediscovered_once(
+    recorder, any_replica, monkeypatch, protocol, stale
+):
     real = _gradio.parse_config(recorder.url, await _config_json(any_replica.url))
     _cache_only(monkeypatch, dataclasses.replace(real, **stale))
     prompt = unique()
@@ -416,12 +460,18 @@ async def test_rediscovery_is_bounded(replica, monkeypatch):
 # -- headers -----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("api_key", "env_token", "sent"),
-    [("hf_argument", None, "hf_argument"), (None, "hf_environment", "hf_environment"),
-     ("hf_argument", "hf_environment", "hf_argument"), (None, None, None)],
+    [
+        ("hf_argument", None, "hf_argument"),
+        (None, "hf_environment", "hf_environment"),
+        ("hf_argument", "hf_environment", "hf_argument"),
+        (None, None, None),
+    ],
     ids=["api_key", "HF_TOKEN", "both", "none"],
 )
 @pytest.mark.parametrize("transport", TRANSPORTS)
-async def test_token_and_gradio_headers_reach_the_space(recorder, monkeypatch, transport, api_key, env_token, sent):
+async def test_token_and_gradio_headers_reach_the_space(
+    recorder, monkeypatch, transport, api_key, env_token, sent
+):
     monkeypatch.setattr(Provider, "config_cache", ConfigCache())
     if env_token:
         monkeypatch.setenv("HF_TOKEN", env_token)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
 from g4f_subprocess import FAKE_PROVIDER, PROVIDER, make_distribution
 
 PLUGIN_MODULE = "g4f_flux_plugin.providers"
@@ -45,8 +44,12 @@ def test_g4f_import_registers_the_provider_without_user_code(proc):
             "spec_loader": g4f.__spec__.loader is g4f.__loader__,
         }}))
     """)
-    assert state == {"module": PLUGIN_MODULE, "watchers": 0, "loader": "SourceFileLoader",
-                     "spec_loader": True}
+    assert state == {
+        "module": PLUGIN_MODULE,
+        "watchers": 0,
+        "loader": "SourceFileLoader",
+        "spec_loader": True,
+    }
 
 
 def test_provider_utils_convert_resolves_the_name(proc):
@@ -107,8 +110,14 @@ def test_plugin_imported_before_g4f_registers_on_first_lookup(proc):
             "load": ProviderLoader.__dict__["_load"].__func__.__module__,
         }}))
     """)
-    assert state == {"deferred": [PROVIDER], "wrapped": "g4f_flux_plugin._registry", "same": True,
-                     "pending": [], "registered": [PROVIDER], "load": "g4f.Provider"}
+    assert state == {
+        "deferred": [PROVIDER],
+        "wrapped": "g4f_flux_plugin._registry",
+        "same": True,
+        "pending": [],
+        "registered": [PROVIDER],
+        "load": "g4f.Provider",
+    }
 
 
 @pytest.mark.parametrize("first", ["g4f_flux_plugin._errors", "g4f_flux_plugin._transports"])
@@ -160,10 +169,15 @@ _SHARED_LOADERS = {
 
 @pytest.mark.parametrize("setup", list(_SHARED_LOADERS), ids=list(_SHARED_LOADERS))
 def test_watcher_calls_back_after_the_watched_module_not_a_twin_sharing_its_loader(proc, setup):
-    code = [textwrap.dedent(part) for part in ("""
+    code = [
+        textwrap.dedent(part)
+        for part in (
+            """
         import json, os, sys
         SOURCES = {"twin_a": "import twin_b\\nDONE = True\\n", "twin_b": "DONE = True\\n"}
-    """, _SHARED_LOADERS[setup], """
+    """,
+            _SHARED_LOADERS[setup],
+            """
         from g4f_flux_plugin._hook import watch_import
         calls = []
         watch_import("twin_a", lambda: calls.append(getattr(sys.modules["twin_a"], "DONE", False)))
@@ -174,13 +188,16 @@ def test_watcher_calls_back_after_the_watched_module_not_a_twin_sharing_its_load
             "spec_loader": twin_a.__spec__.loader is twin_a.__loader__,
             "watching": [type(f).__name__ for f in sys.meta_path].count("_ImportWatcher"),
         }))
-    """)]
+    """,
+        )
+    ]
     state = proc.json("".join(code), env={"G4F_FLUX_NO_AUTOLOAD": "1"})
     assert state == {"calls": [True], "shared": True, "spec_loader": True, "watching": 0}
 
 
 def test_install_after_g4f_was_imported_registers_at_once(proc):
-    state = proc.json(f"""
+    state = proc.json(
+        f"""
         import json, os
         import g4f.Provider
         before = "{PROVIDER}" in g4f.Provider.ProviderLoader.names
@@ -189,7 +206,9 @@ def test_install_after_g4f_was_imported_registers_at_once(proc):
         installed = _g4f_flux_plugin_autoload.install()
         from g4f.Provider import {PROVIDER}
         print(json.dumps([before, installed]))
-    """, env={"G4F_FLUX_NO_AUTOLOAD": "1"})
+    """,
+        env={"G4F_FLUX_NO_AUTOLOAD": "1"},
+    )
     assert state == [False, True]
 
 
@@ -197,7 +216,8 @@ def test_install_after_g4f_was_imported_registers_at_once(proc):
 
 
 def test_no_autoload_switch_turns_the_hook_off(proc):
-    state = proc.json(f"""
+    state = proc.json(
+        f"""
         import json, sys
         import g4f.Provider
         try:
@@ -210,13 +230,16 @@ def test_no_autoload_switch_turns_the_hook_off(proc):
             "hook_module_imported": "_g4f_flux_plugin_autoload" in sys.modules,
             "listed": "{PROVIDER}" in g4f.Provider.ProviderLoader.names,
         }}))
-    """, env={"G4F_FLUX_NO_AUTOLOAD": "1"})
+    """,
+        env={"G4F_FLUX_NO_AUTOLOAD": "1"},
+    )
     assert state == {"found": False, "hook_module_imported": False, "listed": False}
 
 
 @pytest.mark.parametrize("value", ["0", ""])
 def test_no_autoload_zero_or_empty_leaves_the_hook_on(proc, value):
-    state = proc.json(f"""
+    state = proc.json(
+        f"""
         import json, sys
         watching = [f.name for f in sys.meta_path if type(f).__name__ == "_ImportWatcher"]
         import g4f.Provider
@@ -224,15 +247,20 @@ def test_no_autoload_zero_or_empty_leaves_the_hook_on(proc, value):
             "watching": watching,
             "listed": "{PROVIDER}" in g4f.Provider.ProviderLoader.names,
         }}))
-    """, env={"G4F_FLUX_NO_AUTOLOAD": value})
+    """,
+        env={"G4F_FLUX_NO_AUTOLOAD": value},
+    )
     assert state == {"watching": ["g4f"], "listed": True}
 
 
 def test_blocked_entry_point_is_not_registered(proc):
-    result = proc.run(f"""
+    result = proc.run(
+        f"""
         import g4f.Provider
         assert "{PROVIDER}" not in g4f.Provider.ProviderLoader.names
-    """, env={"G4F_FLUX_BLOCKED_PROVIDERS": f"Other, {PROVIDER}"})
+    """,
+        env={"G4F_FLUX_BLOCKED_PROVIDERS": f"Other, {PROVIDER}"},
+    )
     assert result.stderr == ""
 
 
@@ -240,72 +268,110 @@ def test_blocked_entry_point_is_not_registered(proc):
 
 
 def test_loader_returns_what_it_registered_once(proc):
-    state = proc.json("""
+    state = proc.json(
+        """
         import json
         from g4f_flux_plugin._registry import load_entry_point_providers
         first = [p.__name__ for p in load_entry_point_providers()]
         second = [p.__name__ for p in load_entry_point_providers()]
         print(json.dumps([first, second]))
-    """, env={"G4F_FLUX_NO_AUTOLOAD": "1"})
+    """,
+        env={"G4F_FLUX_NO_AUTOLOAD": "1"},
+    )
     assert state == [[PROVIDER], []]
 
 
-@pytest.mark.parametrize("source, error", [
-    ("raise ImportError('the SDK is missing')", "ImportError: the SDK is missing"),
-    ("raise RuntimeError('crashed at import')", "RuntimeError: crashed at import"),
-    ("x = 1", "AttributeError"),
-], ids=["import-error", "runtime-error", "missing-attribute"])
+@pytest.mark.parametrize(
+    "source, error",
+    [
+        ("raise ImportError('the SDK is missing')", "ImportError: the SDK is missing"),
+        ("raise RuntimeError('crashed at import')", "RuntimeError: crashed at import"),
+        ("x = 1", "AttributeError"),
+    ],
+    ids=["import-error", "runtime-error", "missing-attribute"],
+)
 def test_broken_entry_point_is_reported_and_skipped(proc, tmp_path, source, error):
-    plugins = make_distribution(tmp_path / "plugins", "brokenplug",
-                                {"BrokenProvider": "brokenplug:BrokenProvider"},
-                                {"brokenplug.py": source})
-    result = proc.run(f"""
+    plugins = make_distribution(
+        tmp_path / "plugins",
+        "brokenplug",
+        {"BrokenProvider": "brokenplug:BrokenProvider"},
+        {"brokenplug.py": source},
+    )
+    result = proc.run(
+        f"""
         from g4f.Provider import ProviderUtils, {PROVIDER}
         assert ProviderUtils.convert.get("BrokenProvider") is None
-    """, pythonpath=[plugins])
+    """,
+        pythonpath=[plugins],
+    )
     assert "'BrokenProvider'" in result.stderr
     assert "brokenplug 0.1" in result.stderr
     assert error in result.stderr
 
 
 def test_entry_point_that_is_not_a_provider_is_reported_and_skipped(proc, tmp_path):
-    plugins = make_distribution(tmp_path / "plugins", "notprov",
-                                {"NotAProvider": "notprov:NotAProvider"},
-                                {"notprov.py": "class NotAProvider:\n    pass\n"})
-    result = proc.run(f"""
+    plugins = make_distribution(
+        tmp_path / "plugins",
+        "notprov",
+        {"NotAProvider": "notprov:NotAProvider"},
+        {"notprov.py": "class NotAProvider:\n    pass\n"},
+    )
+    result = proc.run(
+        f"""
         from g4f.Provider import ProviderUtils, {PROVIDER}
         assert ProviderUtils.convert.get("NotAProvider") is None
-    """, pythonpath=[plugins])
+    """,
+        pythonpath=[plugins],
+    )
     assert "'NotAProvider'" in result.stderr
     assert "is not a g4f provider class" in result.stderr
 
 
 def test_duplicate_name_keeps_the_first_and_reports_the_second(proc, tmp_path):
-    first = make_distribution(tmp_path / "a", "dupa", {"DupProvider": "dupa:DupProvider"},
-                              {"dupa.py": FAKE_PROVIDER.format(name="DupProvider")})
-    second = make_distribution(tmp_path / "b", "dupb", {"DupProvider": "dupb:DupProvider"},
-                               {"dupb.py": "raise AssertionError('imported a duplicate')"})
-    result = proc.run("""
+    first = make_distribution(
+        tmp_path / "a",
+        "dupa",
+        {"DupProvider": "dupa:DupProvider"},
+        {"dupa.py": FAKE_PROVIDER.format(name="DupProvider")},
+    )
+    second = make_distribution(
+        tmp_path / "b",
+        "dupb",
+        {"DupProvider": "dupb:DupProvider"},
+        {"dupb.py": "raise AssertionError('imported a duplicate')"},
+    )
+    result = proc.run(
+        """
         from g4f.Provider import DupProvider
         print(DupProvider.__module__)
-    """, pythonpath=[first, second])
+    """,
+        pythonpath=[first, second],
+    )
     assert result.stdout.strip() == "dupa"
     assert "'DupProvider'" in result.stderr and "dupb 0.1" in result.stderr
     assert "already taken" in result.stderr and "imported a duplicate" not in result.stderr
 
 
-@pytest.mark.parametrize("name", ["PollinationsImage", "pollinations_image", "ProviderUtils",
-                                  "PollinationsAI"])
+@pytest.mark.parametrize(
+    "name", ["PollinationsImage", "pollinations_image", "ProviderUtils", "PollinationsAI"]
+)
 def test_entry_point_named_like_a_g4f_builtin_does_not_shadow_it(proc, tmp_path, name):
-    plugins = make_distribution(tmp_path / "plugins", "shadowplug", {name: "shadowplug:Impostor"},
-                                {"shadowplug.py": f"raise AssertionError({SHADOW_IMPORTED!r})"})
-    result = proc.run(f"""
+    plugins = make_distribution(
+        tmp_path / "plugins",
+        "shadowplug",
+        {name: "shadowplug:Impostor"},
+        {"shadowplug.py": f"raise AssertionError({SHADOW_IMPORTED!r})"},
+    )
+    result = proc.run(
+        f"""
         import g4f.Provider
         from g4f.Provider import ProviderUtils, PollinationsImage, {PROVIDER}
         assert PollinationsImage.__module__ == "g4f.Provider.PollinationsImage", PollinationsImage
         assert getattr(g4f.Provider, "{name}").__module__.startswith("g4f."), "{name}"
         assert g4f.Provider.ProviderLoader.names.count("{name}") <= 1
-    """, pythonpath=[plugins])
+    """,
+        pythonpath=[plugins],
+    )
     assert "would shadow g4f's built-in provider" in result.stderr
     assert SHADOW_IMPORTED not in result.stderr
 
@@ -315,17 +381,22 @@ def test_plugin_that_imports_g4f_client_at_its_top_loads(proc, tmp_path):
     # imported, g4f.models and g4f.client cannot be imported yet.
     source = "import g4f.client\nfrom g4f.models import ModelUtils\n"
     source += FAKE_PROVIDER.format(name="ClientUser")
-    plugins = make_distribution(tmp_path / "plugins", "clientuser",
-                                {"ClientUser": "clientuser:ClientUser"}, {"clientuser.py": source})
-    result = proc.run("""
+    plugins = make_distribution(
+        tmp_path / "plugins", "clientuser", {"ClientUser": "clientuser:ClientUser"}, {"clientuser.py": source}
+    )
+    result = proc.run(
+        """
         from g4f.Provider import ClientUser
         print(ClientUser.__module__)
-    """, pythonpath=[plugins])
+    """,
+        pythonpath=[plugins],
+    )
     assert (result.stdout, result.stderr) == ("clientuser\n", "")
 
 
 def test_register_checks_its_argument(proc):
-    state = proc.json("""
+    state = proc.json(
+        """
         import json
         from g4f_flux_plugin._registry import register
         from g4f.providers.base_provider import AsyncGeneratorProvider
@@ -348,9 +419,17 @@ def test_register_checks_its_argument(proc):
         from g4f.Provider import MyProvider as found, ProviderUtils
         outcomes["found"] = found is ProviderUtils.convert["MyProvider"] is MyProvider
         print(json.dumps(outcomes))
-    """, env={"G4F_FLUX_NO_AUTOLOAD": "1"})
-    assert state == {"not-a-class": "TypeError", "not-a-provider": "TypeError",
-                     "builtin-name": "ValueError", "first": True, "again": False, "found": True}
+    """,
+        env={"G4F_FLUX_NO_AUTOLOAD": "1"},
+    )
+    assert state == {
+        "not-a-class": "TypeError",
+        "not-a-provider": "TypeError",
+        "builtin-name": "ValueError",
+        "first": True,
+        "again": False,
+        "found": True,
+    }
 
 
 # --- start-up must never break -----------------------------------------------
@@ -375,9 +454,12 @@ def test_startup_survives_a_g4f_whose_registry_changed(proc, tmp_path):
     (changed / "g4f" / "Provider" / "__init__.py").write_text("class SomethingElse:\n    pass\n")
     quiet = proc.run("import g4f; print('imported')", pythonpath=[changed])
     assert (quiet.stdout, quiet.stderr) == ("imported\n", "")
-    debug = proc.run("""
+    debug = proc.run(
+        """
         import logging
         logging.basicConfig(level=logging.DEBUG)
         import g4f
-    """, pythonpath=[changed])
+    """,
+        pythonpath=[changed],
+    )
     assert "automatic registration of g4f provider plugins failed" in debug.stderr

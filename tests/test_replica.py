@@ -25,8 +25,9 @@ COLOUR_TOLERANCE = 10
 
 
 def _post_json(url: str, body: Any) -> Any:
-    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
 
@@ -37,8 +38,12 @@ def _get_json(url: str) -> Any:
 
 
 def _status(url: str, method: str = "GET") -> int:
-    request = urllib.request.Request(url, method=method, data=b"{}" if method == "POST" else None,
-                                     headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url,
+        method=method,
+        data=b"{}" if method == "POST" else None,
+        headers={"Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
             return response.status
@@ -56,9 +61,9 @@ def _call_events(api_url: str, data: list) -> list[tuple[str, Any]]:
         for raw in stream:
             line = raw.decode().rstrip("\r\n")
             if line.startswith("event:"):
-                event = line[len("event:"):].strip()
+                event = line[len("event:") :].strip()
             elif line.startswith("data:"):
-                events.append((event, json.loads(line[len("data:"):])))
+                events.append((event, json.loads(line[len("data:") :])))
     return events
 
 
@@ -69,7 +74,7 @@ def _queue_messages(api_url: str, session_hash: str) -> Iterator[dict[str, Any]]
         for raw in stream:
             line = raw.decode().rstrip("\r\n")
             if line.startswith("data:"):
-                message = json.loads(line[len("data:"):])
+                message = json.loads(line[len("data:") :])
                 yield message
                 if message["msg"] == "close_stream":
                     return
@@ -77,8 +82,13 @@ def _queue_messages(api_url: str, session_hash: str) -> Iterator[dict[str, Any]]
 
 def _join(replica, data: list, session_hash: str) -> str:
     infer = _infer_dependency(_get_json(f"{replica.url}/config"))
-    body = {"data": data, "event_data": None, "fn_index": infer["id"],
-            "trigger_id": infer["targets"][0][0], "session_hash": session_hash}
+    body = {
+        "data": data,
+        "event_data": None,
+        "fn_index": infer["id"],
+        "trigger_id": infer["targets"][0][0],
+        "session_hash": session_hash,
+    }
     return _post_json(f"{replica.api_url}/queue/join", body)["event_id"]
 
 
@@ -99,7 +109,9 @@ def _assert_colour(image: Image.Image, seed: int) -> None:
     pixel = image.convert("RGB").getpixel((image.width // 2, image.height // 2))
     expected = seed_colour(seed)
     assert all(abs(a - b) <= COLOUR_TOLERANCE for a, b in zip(pixel, expected, strict=True)), (
-        pixel, expected)
+        pixel,
+        expected,
+    )
 
 
 def _jobs_for(replica, prompt: str) -> list[dict]:
@@ -126,12 +138,13 @@ def test_config_matches_the_space(any_replica):
     assert components[infer["targets"][1][0]]["type"] == "textbox"
 
     inputs = [components[i] for i in infer["inputs"]]
-    assert [c["type"] for c in inputs] == ["textbox", "slider", "checkbox", "slider", "slider",
-                                          "slider"]
-    ranges = [(c["props"]["minimum"], c["props"]["maximum"], c["props"]["step"],
-               c["props"]["value"]) for c in inputs if c["type"] == "slider"]
-    assert ranges == [(0, 2147483647, 1, 0), (256, 2048, 32, 1024), (256, 2048, 32, 1024),
-                      (1, 50, 1, 4)]
+    assert [c["type"] for c in inputs] == ["textbox", "slider", "checkbox", "slider", "slider", "slider"]
+    ranges = [
+        (c["props"]["minimum"], c["props"]["maximum"], c["props"]["step"], c["props"]["value"])
+        for c in inputs
+        if c["type"] == "slider"
+    ]
+    assert ranges == [(0, 2147483647, 1, 0), (256, 2048, 32, 1024), (256, 2048, 32, 1024), (1, 50, 1, 4)]
     assert inputs[2]["props"]["value"] is True  # randomize_seed
     result, seed = (components[i] for i in infer["outputs"])
     assert (result["type"], result["props"]["format"]) == ("image", "webp")
@@ -140,7 +153,13 @@ def test_config_matches_the_space(any_replica):
     info = _get_json(f"{any_replica.api_url}/info")
     parameters = info["named_endpoints"]["/infer"]["parameters"]
     assert [p["parameter_name"] for p in parameters] == [
-        "prompt", "seed", "randomize_seed", "width", "height", "num_inference_steps"]
+        "prompt",
+        "seed",
+        "randomize_seed",
+        "width",
+        "height",
+        "num_inference_steps",
+    ]
 
 
 def test_routes_follow_the_generation(any_replica):
@@ -182,15 +201,15 @@ def test_randomize_seed_returns_the_seed_used(replica):
 
 def test_quota_error_over_call(replica):
     events = _call_events(replica.api_url, ["[[quota]] a cat", 1, False, 256, 256, 1])
-    assert events == [("error", {"error": QUOTA_MESSAGE, "duration": 10, "visible": True,
-                                 "title": QUOTA_TITLE})]
+    assert events == [
+        ("error", {"error": QUOTA_MESSAGE, "duration": 10, "visible": True, "title": QUOTA_TITLE})
+    ]
 
 
 def test_quota_error_over_queue(any_replica):
     session = uuid.uuid4().hex
     event_id = _join(any_replica, ["[[quota]] queued", 1, False, 256, 256, 1], session)
-    completed = [m for m in _queue_messages(any_replica.api_url, session)
-                 if m["msg"] == "process_completed"]
+    completed = [m for m in _queue_messages(any_replica.api_url, session) if m["msg"] == "process_completed"]
     assert len(completed) == 1 and completed[0]["event_id"] == event_id
     assert completed[0]["success"] is False
     # Gradio 4 sends str(gr.Error), the repr of the message, quotes included.
@@ -203,8 +222,7 @@ def test_info_toasts_and_progress_over_queue(any_replica):
     messages = list(_queue_messages(any_replica.api_url, session))
     logs = [(m["level"], m["log"]) for m in messages if m["msg"] == "log"]
     assert logs == [("info", INFO_MESSAGE), ("warning", WARNING_MESSAGE)]
-    steps = [m["progress_data"][0] for m in messages
-             if m["msg"] == "progress" and m["progress_data"]]
+    steps = [m["progress_data"][0] for m in messages if m["msg"] == "progress" and m["progress_data"]]
     assert steps and steps[0]["length"] == 3 and steps[0]["unit"] == "steps"
     assert messages[-2]["msg"] == "process_completed" and messages[-2]["success"] is True
 
@@ -219,8 +237,10 @@ def test_cancel_stops_the_running_function(any_replica):
         if message["msg"] == "progress" and message["progress_data"]:
             if message["progress_data"][0]["index"] >= 1 and completed is None:
                 completed = False
-                _post_json(f"{any_replica.api_url}/cancel", {
-                    "session_hash": session, "fn_index": infer["id"], "event_id": event_id})
+                _post_json(
+                    f"{any_replica.api_url}/cancel",
+                    {"session_hash": session, "fn_index": infer["id"], "event_id": event_id},
+                )
         elif message["msg"] == "process_completed":
             completed = message
     # A cancelled job completes "successfully" with no output at all.
@@ -230,8 +250,7 @@ def test_cancel_stops_the_running_function(any_replica):
     assert job["ended_at"] - job["started_at"] < 10  # 40 steps x 0.5 s had it not stopped
 
 
-@pytest.mark.parametrize("show_error, expected", [(False, None),
-                                                   (True, "CUDA out of memory (simulated)")])
+@pytest.mark.parametrize("show_error, expected", [(False, None), (True, "CUDA out of memory (simulated)")])
 def test_plain_exception_respects_show_error(start_replica, show_error, expected):
     replica = start_replica("6", show_error=show_error)
     events = _call_events(replica.api_url, ["[[exception]] boom", 1, False, 256, 256, 1])

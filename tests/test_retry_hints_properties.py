@@ -19,8 +19,10 @@ from g4f_flux_plugin._errors import QuotaExceededError, error_from_space, parse_
 durations = st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=366))
 
 CURRENT = "You have exceeded your free ZeroGPU quota (60s requested vs. 13s left). Try again in {}."
-OLDER = ("You have exceeded your GPU quota (60s requested vs. 56s left). "
-         "Sign-up on Hugging Face to get more quotas or retry in {}")
+OLDER = (
+    "You have exceeded your GPU quota (60s requested vs. 56s left). "
+    "Sign-up on Hugging Face to get more quotas or retry in {}"
+)
 API_SUFFIX = " Authenticate with a Hugging Face token for more quota - https://huggingface.co/settings/tokens"
 
 

@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from g4f_subprocess import FAKE_PROVIDER, PROVIDER, G4FProcess, make_distribution
 from launch import ServerProcess, StartError, free_port
 
@@ -71,9 +70,14 @@ def test_g4f_flux_model_is_left_alone(proc):
 
 
 def test_route_model_prepends_to_an_existing_model_and_keeps_its_chain(proc, tmp_path):
-    plugins = make_distribution(tmp_path / "plugins", "fakeplug", {"FakeFlux": "fakeplug:FakeFlux"},
-                                {"fakeplug.py": FAKE_PROVIDER.format(name="FakeFlux")})
-    state = proc.json("""
+    plugins = make_distribution(
+        tmp_path / "plugins",
+        "fakeplug",
+        {"FakeFlux": "fakeplug:FakeFlux"},
+        {"fakeplug.py": FAKE_PROVIDER.format(name="FakeFlux")},
+    )
+    state = proc.json(
+        """
         import json
         from g4f.models import ModelUtils
         flux = ModelUtils.convert["flux"]
@@ -88,7 +92,9 @@ def test_route_model_prepends_to_an_existing_model_and_keeps_its_chain(proc, tmp
             "resolved_first": chain.get_providers()[0].__name__,
             "shuffle": chain.shuffle,
         }))
-    """, pythonpath=[plugins])
+    """,
+        pythonpath=[plugins],
+    )
     assert state["after"] == ["FakeFlux", *state["before"]]
     assert state["resolved_first"] == "FakeFlux"
     assert state["shuffle"] is False
@@ -98,12 +104,16 @@ def test_route_model_prepends_to_an_existing_model_and_keeps_its_chain(proc, tmp
 
 
 def _generate(proc: G4FProcess, url: str, prompt: str, **kwargs) -> dict:
-    return proc.json(f"""
+    return proc.json(
+        f"""
         import json
         from g4f.client import Client
         response = Client().images.generate({prompt!r}, response_format="url", **{kwargs!r})
         print(json.dumps({{"provider": response.provider, "url": response.data[0].url}}))
-    """, env={"G4F_FLUX_SCHNELL_URL": url}, timeout=180)
+    """,
+        env={"G4F_FLUX_SCHNELL_URL": url},
+        timeout=180,
+    )
 
 
 def test_generate_by_model_reaches_the_plugin(proc, replica):
@@ -125,7 +135,8 @@ def test_generate_by_provider_name_reaches_the_plugin(proc, replica):
 def test_generate_falls_back_to_g4f_default_when_the_plugin_fails(proc):
     # The plugin's Space is unreachable (a closed port); g4f's default image
     # provider, stubbed so that nothing leaves the machine, must answer.
-    state = proc.json(f"""
+    state = proc.json(
+        f"""
         import json, socket
         from g4f.Provider import PollinationsImage
         from g4f.providers.response import ImageResponse
@@ -137,7 +148,10 @@ def test_generate_falls_back_to_g4f_default_when_the_plugin_fails(proc):
         from g4f.client import Client
         response = Client().images.generate("a cat", model="{MODEL}", response_format="url")
         print(json.dumps({{"provider": response.provider, "url": response.data[0].url}}))
-    """, env={"G4F_FLUX_SCHNELL_URL": "http://127.0.0.1:9"}, timeout=180)
+    """,
+        env={"G4F_FLUX_SCHNELL_URL": "http://127.0.0.1:9"},
+        timeout=180,
+    )
     assert state == {"provider": FALLBACK, "url": "https://fallback.invalid/cat.png"}
 
 
@@ -158,9 +172,13 @@ def g4f_api(proc, replica):
     if not script.exists():
         pytest.fail(f"g4f's console script is not next to {sys.executable}", pytrace=False)
     port = free_port()
-    server = ServerProcess([script, "api", "--bind", f"127.0.0.1:{port}", "--disable-pa-auto-download",
-                            "--no-gui"], log_path=proc.root / "g4f-api.log",
-                           env=proc.env({"G4F_FLUX_SCHNELL_URL": replica.url}), cwd=proc.cwd, name="g4f api")
+    server = ServerProcess(
+        [script, "api", "--bind", f"127.0.0.1:{port}", "--disable-pa-auto-download", "--no-gui"],
+        log_path=proc.root / "g4f-api.log",
+        env=proc.env({"G4F_FLUX_SCHNELL_URL": replica.url}),
+        cwd=proc.cwd,
+        name="g4f api",
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         try:
@@ -176,8 +194,9 @@ def test_g4f_api_server_registers_the_plugin_and_routes_the_model(g4f_api, repli
     providers = [p["id"] for p in _http_json(g4f_api + "/v1/providers")]
     assert PROVIDER in providers
     prompt = f"a cat through g4f api {uuid.uuid4().hex}"
-    result = _http_json(g4f_api + "/v1/images/generations",
-                        {"prompt": prompt, "model": MODEL, "response_format": "url"})
+    result = _http_json(
+        g4f_api + "/v1/images/generations", {"prompt": prompt, "model": MODEL, "response_format": "url"}
+    )
     assert result["provider"] == PROVIDER
     assert result["data"][0]["url"].startswith(replica.url)
     assert [job["prompt"] for job in replica.jobs()].count(prompt) == 1

@@ -19,7 +19,6 @@ import logging
 import traceback
 
 import pytest
-
 from fault_server import (  # noqa: F401  (fixtures)
     IMAGE_PATH,
     fast_retries,
@@ -29,9 +28,10 @@ from fault_server import (  # noqa: F401  (fixtures)
     generate,
     space,
 )
+
 from g4f_flux_plugin._errors import SpaceProtocolError
-from g4f_flux_plugin._g4f_errors import G4F_TWINS
 from g4f_flux_plugin._events import GeneratedImage, ProgressEvent
+from g4f_flux_plugin._g4f_errors import G4F_TWINS
 from g4f_flux_plugin._gradio import SpaceClient
 from g4f_flux_plugin._http import HttpClient
 from g4f_flux_plugin._transports._aiohttp import AiohttpTransport
@@ -69,16 +69,19 @@ class _NoTransport(AiohttpTransport):
     """Never used for I/O: headers_for is pure."""
 
 
-@pytest.mark.parametrize("url,gets_token", [
-    ("https://space.hf.space/config", True),
-    ("https://SPACE.hf.space:443/gradio_api/file=/tmp/x.webp", True),  # same origin, spelled otherwise
-    ("http://space.hf.space/config", False),  # another scheme
-    ("https://space.hf.space:8443/config", False),  # another port
-    ("https://other.hf.space/config", False),  # another host
-    ("https://space.hf.space.evil.example/config", False),  # a suffix is not the host
-    ("https://evil.example/?https://space.hf.space/", False),
-    ("https://space.hf.space@evil.example/config", False),  # userinfo trick
-])
+@pytest.mark.parametrize(
+    "url,gets_token",
+    [
+        ("https://space.hf.space/config", True),
+        ("https://SPACE.hf.space:443/gradio_api/file=/tmp/x.webp", True),  # same origin, spelled otherwise
+        ("http://space.hf.space/config", False),  # another scheme
+        ("https://space.hf.space:8443/config", False),  # another port
+        ("https://other.hf.space/config", False),  # another host
+        ("https://space.hf.space.evil.example/config", False),  # a suffix is not the host
+        ("https://evil.example/?https://space.hf.space/", False),
+        ("https://space.hf.space@evil.example/config", False),  # userinfo trick
+    ],
+)
 def test_headers_for_scopes_the_token_to_the_space_origin(url, gets_token):
     http = HttpClient(_NoTransport(), "https://space.hf.space", TOKEN)
     headers = http.headers_for(url)
@@ -160,8 +163,10 @@ async def test_redirect_within_the_space_keeps_the_token_and_loops_are_bounded(s
 # -- only http(s) -------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("location", ["file:///etc/passwd", "javascript:alert(1)",
-                                      "data:text/plain,hello", "ftp://127.0.0.1/config"])
+@pytest.mark.parametrize(
+    "location",
+    ["file:///etc/passwd", "javascript:alert(1)", "data:text/plain,hello", "ftp://127.0.0.1/config"],
+)
 @pytest.mark.parametrize("route", ["config", "submit"])
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_redirect_to_a_non_http_url_is_refused(space, transport, route, location):
@@ -172,8 +177,15 @@ async def test_redirect_to_a_non_http_url_is_refused(space, transport, route, lo
     assert space.routes().count(route) == 1  # refused, not retried
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "javascript:alert(document.cookie)",
-                                 "data:image/webp;base64,UklGRg==", "ftp://127.0.0.1/image.webp"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "file:///etc/passwd",
+        "javascript:alert(document.cookie)",
+        "data:image/webp;base64,UklGRg==",
+        "ftp://127.0.0.1/image.webp",
+    ],
+)
 @pytest.mark.parametrize("combo", COMBOS, ids="-".join)
 async def test_file_url_of_another_scheme_is_not_yielded(space, combo, url):
     # With a path, the image is the Space's own file route for it.
@@ -256,8 +268,13 @@ async def test_token_in_no_log_line_exception_or_repr(space, combo, source, capl
     for scenario, options, timeout in LEAK_SCENARIOS:
         if scenario != "refused":
             space.use(scenario, **options)
-        outcome = await generate(refused if scenario == "refused" else space.root, transport=combo[0],
-                                 protocol=combo[1], timeout=timeout, **kwargs)
+        outcome = await generate(
+            refused if scenario == "refused" else space.root,
+            transport=combo[0],
+            protocol=combo[1],
+            timeout=timeout,
+            **kwargs,
+        )
         if outcome.error is not None:
             for text in exception_texts(outcome.error):
                 assert TOKEN not in text, (scenario, text[:300])
@@ -277,7 +294,9 @@ async def test_reprs_hide_the_token_and_proxy_credentials(transport_class):
         http = HttpClient(transport, "https://space.hf.space", TOKEN)
         client = SpaceClient(http)
         request_objects = [
-            transport, http, client,
+            transport,
+            http,
+            client,
             ProgressEvent("retry", eta=1.0, message="connection broke"),
             GeneratedImage(url="https://space.hf.space/gradio_api/file=/tmp/x.webp", seed=7),
             FluxImageResponse(["https://space.hf.space/gradio_api/file=/tmp/x.webp"], "a cat", {"seed": 7}),

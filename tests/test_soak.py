@@ -24,8 +24,8 @@ import time
 import tracemalloc
 
 import pytest
-
 from fault_server import FaultProxy, generate, pending_tasks
+
 from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
 
 FULL = os.environ.get("G4F_FLUX_SOAK_FULL", "") not in ("", "0")
@@ -63,11 +63,20 @@ async def soak(proxy, count: int, first: int = 0) -> dict:
         prompt = f"soak {index}"  # unique: the proxy tells generations apart by it
         try:
             outcome = await asyncio.wait_for(
-                generate(proxy.root, transport=transport, protocol=protocol, timeout=TIMEOUT, prompt=prompt,
-                         width=256, height=256, num_inference_steps=1, check_tasks=False),
+                generate(
+                    proxy.root,
+                    transport=transport,
+                    protocol=protocol,
+                    timeout=TIMEOUT,
+                    prompt=prompt,
+                    width=256,
+                    height=256,
+                    num_inference_steps=1,
+                    check_tasks=False,
+                ),
                 HANG,
             )
-        except asyncio.TimeoutError:
+        except TimeoutError:
             tally["hung"] += 1
             return
         tally["ended"] += 1
@@ -111,12 +120,16 @@ async def test_soak_with_faults(proxy, capsys):
     tracemalloc.stop()
     fds_end = open_fds()
     faults = proxy.faults[faults_before:]
-    summary = (f"soak: {tally['ended']} ended, {tally['hung']} hung, {tally['succeeded']} succeeded, "
-               f"fds {fds_start}->{fds_end}")
-    detail = (f"  ({len(faults)} faults injected: "
-              + ", ".join(f"{kind} {sum(1 for f in faults if f[0] == kind)}" for kind in proxy.kinds)
-              + f"; traced memory {memory_start / 2**20:.1f}->{memory_end / 2**20:.1f} MiB, "
-              f"peak {memory_peak / 2**20:.1f} MiB; {elapsed:.1f} s)")
+    summary = (
+        f"soak: {tally['ended']} ended, {tally['hung']} hung, {tally['succeeded']} succeeded, "
+        f"fds {fds_start}->{fds_end}"
+    )
+    detail = (
+        f"  ({len(faults)} faults injected: "
+        + ", ".join(f"{kind} {sum(1 for f in faults if f[0] == kind)}" for kind in proxy.kinds)
+        + f"; traced memory {memory_start / 2**20:.1f}->{memory_end / 2**20:.1f} MiB, "
+        f"peak {memory_peak / 2**20:.1f} MiB; {elapsed:.1f} s)"
+    )
     if FULL:
         with capsys.disabled():
             print(f"\n{summary}\n{detail}")

@@ -7,8 +7,8 @@ events"; the ``test_spec_*`` streams are the worked examples of 9.2.6.
 
 from __future__ import annotations
 
-
 import pytest
+from sse_encoding import encode_event
 
 from g4f_flux_plugin._sse import (
     Event,
@@ -16,7 +16,6 @@ from g4f_flux_plugin._sse import (
     SSEError,
     SSELimitError,
 )
-from sse_encoding import encode_event
 
 
 def decode(*chunks: bytes, **limits: int) -> tuple[list[Event], SSEDecoder]:
@@ -43,18 +42,7 @@ def test_spec_multiline_data_yhoo() -> None:
 
 
 def test_spec_test_stream_comment_ids_and_leading_space() -> None:
-    stream = (
-        b": test stream\n"
-        b"\n"
-        b"data: first event\n"
-        b"id: 1\n"
-        b"\n"
-        b"data:second event\n"
-        b"id\n"
-        b"\n"
-        b"data:  third event\n"
-        b"\n"
-    )
+    stream = b": test stream\n\ndata: first event\nid: 1\n\ndata:second event\nid\n\ndata:  third event\n\n"
     decoder = SSEDecoder()
     # "The first block has just a comment, and will fire nothing."
     assert decoder.feed(b": test stream\n\n") == []

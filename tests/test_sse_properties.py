@@ -18,9 +18,9 @@ import re
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from sse_encoding import encode_event
 
 from g4f_flux_plugin._sse import Event, SSEDecoder
-from sse_encoding import encode_event
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

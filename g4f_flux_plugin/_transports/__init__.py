@@ -6,7 +6,7 @@ import os
 
 from .base import Response, Timeouts, Transport
 
-__all__ = ["Response", "Timeouts", "Transport", "make_transport", "transport_name", "TRANSPORT_NAMES"]
+__all__ = ["TRANSPORT_NAMES", "Response", "Timeouts", "Transport", "make_transport", "transport_name"]
 
 TRANSPORT_NAMES = ("aiohttp", "curl_cffi")
 
@@ -18,14 +18,18 @@ def transport_name(choice: str | None) -> str:
     if name == "curl":
         name = "curl_cffi"
     if name not in TRANSPORT_NAMES:
-        raise ValueError(f"unknown transport {choice or name!r}: use one of {', '.join(TRANSPORT_NAMES)} "
-                         "or a Transport")
+        raise ValueError(
+            f"unknown transport {choice or name!r}: use one of {', '.join(TRANSPORT_NAMES)} or a Transport"
+        )
     return name
 
 
 def make_transport(
-    choice: "str | Transport | None" = None, *, proxy: str | None = None,
-    timeouts: Timeouts = Timeouts(), keep_cookies: bool = True,
+    choice: str | Transport | None = None,
+    *,
+    proxy: str | None = None,
+    timeouts: Timeouts = Timeouts(),
+    keep_cookies: bool = True,
 ) -> tuple[Transport, bool]:
     """Return ``(transport, owned)``; ``owned`` is false for a caller's instance,
     which the caller closes. ``None`` reads ``G4F_FLUX_TRANSPORT``, else aiohttp.

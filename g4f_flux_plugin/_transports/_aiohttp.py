@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
 
@@ -15,8 +15,11 @@ from .base import Response, Timeouts, Transport
 __all__ = ["AiohttpTransport"]
 
 # Errors raised before anything reached the server: always safe to retry.
-_CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ClientProxyConnectionError,
-                   aiohttp.ConnectionTimeoutError)
+_CONNECT_ERRORS = (
+    aiohttp.ClientConnectorError,
+    aiohttp.ClientProxyConnectionError,
+    aiohttp.ConnectionTimeoutError,
+)
 
 
 def _translate(error: BaseException, url: str) -> Exception:
@@ -51,7 +54,7 @@ def _origin(url: str) -> tuple[str, str]:
     return f"{parsed.scheme}://{host}:{parsed.port}", parsed.host
 
 
-def _ssl_setting(verify: "bool | str"):
+def _ssl_setting(verify: bool | str):
     if verify is True:
         return True
     if verify is False:
@@ -72,7 +75,7 @@ class _AiohttpResponse(Response):
         try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise _translate(error, self.url) from error
 
     async def aclose(self) -> None:
@@ -95,8 +98,14 @@ class AiohttpTransport(Transport):
 
     name = "aiohttp"
 
-    def __init__(self, *, proxy: str | None = None, timeouts: Timeouts = Timeouts(),
-                 keep_cookies: bool = True, verify: "bool | str" = True) -> None:
+    def __init__(
+        self,
+        *,
+        proxy: str | None = None,
+        timeouts: Timeouts = Timeouts(),
+        keep_cookies: bool = True,
+        verify: bool | str = True,
+    ) -> None:
         self._proxy = proxy
         self._verify = verify
         self._timeouts = timeouts
@@ -117,17 +126,34 @@ class AiohttpTransport(Transport):
         return self._session
 
     async def request(
-        self, method: str, url: str, *, headers: Mapping[str, str], content: bytes | None = None,
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
         timeout: float | None = None,
     ) -> Response:
-        options = {} if timeout is None else {"timeout": aiohttp.ClientTimeout(
-            total=timeout, connect=self._timeouts.connect, sock_read=self._timeouts.read)}
+        options = (
+            {}
+            if timeout is None
+            else {
+                "timeout": aiohttp.ClientTimeout(
+                    total=timeout, connect=self._timeouts.connect, sock_read=self._timeouts.read
+                )
+            }
+        )
         try:
             response = await self._get_session().request(
-                method, url, headers=dict(headers), data=content,
-                proxy=self._proxy, allow_redirects=False, **options,
+                method,
+                url,
+                headers=dict(headers),
+                data=content,
+                proxy=self._proxy,
+                allow_redirects=False,
+                **options,
             )
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise _translate(error, url) from error
         return _AiohttpResponse(response)
 

@@ -10,8 +10,8 @@ every transfer) and then waits for those tasks.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
-from typing import AsyncIterator, Mapping
 from urllib.parse import urlsplit
 
 from curl_cffi import CurlError
@@ -48,8 +48,7 @@ _NO_CONNECTION = {
     35: "TLS handshake failed",
     97: failures.PROXY,
 }
-_BROKEN = {52: "the server closed the connection without answering", 55: "sending failed",
-           56: failures.RESET}
+_BROKEN = {52: "the server closed the connection without answering", 55: "sending failed", 56: failures.RESET}
 _CERTIFICATE = (51, 58, 60, 77, 83, 90, 91)  # peer verification and certificate problems
 
 
@@ -61,8 +60,11 @@ def _connect_reason(error: BaseException, host: str) -> str | None:
         # curl_cffi maps every CURLE_OPERATION_TIMEDOUT to Timeout; libcurl's
         # text tells the connect phase apart ("Connection timed out after N
         # milliseconds", lib/connect.c) from silence on an open connection.
-        return failures.TIMED_OUT if "Connection timed out" in text or isinstance(
-            error, curl_errors.ConnectTimeout) else None
+        return (
+            failures.TIMED_OUT
+            if "Connection timed out" in text or isinstance(error, curl_errors.ConnectTimeout)
+            else None
+        )
     if isinstance(error, curl_errors.DNSError) or code == 6:
         return failures.HOST_NOT_FOUND
     if code == 7 and ("unreachable" in text.lower() or "no route" in text.lower()):
@@ -141,8 +143,13 @@ class CurlCffiTransport(Transport):
     name = "curl_cffi"
 
     def __init__(
-        self, *, proxy: str | None = None, timeouts: Timeouts = Timeouts(),
-        impersonate: str | None = "chrome", keep_cookies: bool = True, verify: "bool | str" = True,
+        self,
+        *,
+        proxy: str | None = None,
+        timeouts: Timeouts = Timeouts(),
+        impersonate: str | None = "chrome",
+        keep_cookies: bool = True,
+        verify: bool | str = True,
     ) -> None:
         self._keep_cookies = keep_cookies
         self._verify = verify
@@ -159,13 +166,20 @@ class CurlCffiTransport(Transport):
                 # (connect, read): for streams curl_cffi turns read into a
                 # low-speed limit, i.e. a bound on silence, not on the total.
                 timeout=(self._timeouts.connect, self._timeouts.read),
-                proxy=self._proxy, allow_redirects=False, impersonate=self._impersonate,
+                proxy=self._proxy,
+                allow_redirects=False,
+                impersonate=self._impersonate,
                 verify=self._verify,
             )
         return self._session
 
     async def request(
-        self, method: str, url: str, *, headers: Mapping[str, str], content: bytes | None = None,
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
         timeout: float | None = None,
     ) -> Response:
         # curl_cffi starts the transfer's task before the headers arrive; if we
@@ -179,10 +193,17 @@ class CurlCffiTransport(Transport):
         # a low-speed limit of whole seconds, while a plain transfer gets
         # libcurl's exact total timeout, after which libcurl aborts it.
         streamed = timeout is None
-        task = asyncio.ensure_future(session.request(
-            method, url, headers=dict(headers), data=content, stream=streamed,
-            allow_redirects=False, **({} if streamed else {"timeout": timeout}),
-        ))
+        task = asyncio.ensure_future(
+            session.request(
+                method,
+                url,
+                headers=dict(headers),
+                data=content,
+                stream=streamed,
+                allow_redirects=False,
+                **({} if streamed else {"timeout": timeout}),
+            )
+        )
         self._track(task)
         try:
             response = await asyncio.shield(task)

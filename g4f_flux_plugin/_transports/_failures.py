@@ -12,7 +12,7 @@ import errno
 import socket
 import ssl
 
-__all__ = ["REFUSED", "HOST_NOT_FOUND", "TIMED_OUT", "os_reason", "tls_reason"]
+__all__ = ["HOST_NOT_FOUND", "REFUSED", "TIMED_OUT", "os_reason", "tls_reason"]
 
 REFUSED = "connection refused (nothing accepts connections there)"
 HOST_NOT_FOUND = "host not found"

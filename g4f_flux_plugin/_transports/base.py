@@ -19,9 +19,9 @@ connection at once, so the server sees the client go.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import AsyncIterator, Mapping
 
 from .._errors import SpaceProtocolError
 
@@ -74,7 +74,7 @@ class Response(ABC):
     async def aclose(self) -> None:
         """Release the response (abandoning any unread body)."""
 
-    async def __aenter__(self) -> "Response":
+    async def __aenter__(self) -> Response:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -109,7 +109,7 @@ class Transport(ABC):
     async def aclose(self) -> None:
         """Close the session and every connection and response still open."""
 
-    async def __aenter__(self) -> "Transport":
+    async def __aenter__(self) -> Transport:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

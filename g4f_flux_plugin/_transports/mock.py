@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json as json_module
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 from .base import Response, Transport
 
@@ -49,9 +50,16 @@ class MockResponse(Response):
     keeps the body open after its chunks until the response is closed, as an
     event stream of a job that has not ended does."""
 
-    def __init__(self, status: int = 200, *, json: Any = None, content: bytes | None = None,
-                 chunks: Iterable[bytes] | None = None, headers: Mapping[str, str] | None = None,
-                 hold_open: bool = False) -> None:
+    def __init__(
+        self,
+        status: int = 200,
+        *,
+        json: Any = None,
+        content: bytes | None = None,
+        chunks: Iterable[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+        hold_open: bool = False,
+    ) -> None:
         self.status = status
         self.headers = {key.lower(): value for key, value in (headers or {}).items()}
         if json is not None:
@@ -93,8 +101,15 @@ class MockTransport(Transport):
     closed: bool = False
     name = "mock"
 
-    async def request(self, method: str, url: str, *, headers: Mapping[str, str],
-                      content: bytes | None = None, timeout: float | None = None) -> Response:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        content: bytes | None = None,
+        timeout: float | None = None,
+    ) -> Response:
         sent = MockRequest(method, url, {key.lower(): value for key, value in headers.items()}, content)
         self.requests.append(sent)
         answer = self.handler(sent)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 from .base import Timeouts, Transport
 
@@ -63,7 +63,7 @@ class TransportPools:
     """Shared transports per event loop; the client owns one instance."""
 
     def __init__(self) -> None:
-        self._pools: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopPool]" = (
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopPool] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -87,4 +87,3 @@ class TransportPools:
 
     def __repr__(self) -> str:
         return f"<TransportPools loops={len(self._pools)}>"
-

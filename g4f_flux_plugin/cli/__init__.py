@@ -24,15 +24,42 @@ from __future__ import annotations
 from .arguments import UsageError, build_parser
 from .planning import Job, plan_jobs, read_prompt_file, slugify
 from .reporter import Reporter, describe
-from .running import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_QUOTA, EXIT_TIMEOUT, EXIT_USAGE,
-                      Settings, explain, main, make_image, run)
+from .running import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_QUOTA,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+    Settings,
+    explain,
+    main,
+    make_image,
+    run,
+)
 from .writing import write_atomic
 
 # main and the planning names first: what callers use. The rest are the
 # command's other parts, importable from here as when it was one module.
 __all__ = [
-    "main", "build_parser", "plan_jobs", "slugify", "Job",
-    "UsageError", "read_prompt_file", "Reporter", "describe", "Settings", "make_image", "run",
-    "explain", "write_atomic",
-    "EXIT_OK", "EXIT_ERROR", "EXIT_USAGE", "EXIT_QUOTA", "EXIT_TIMEOUT", "EXIT_INTERRUPTED",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_QUOTA",
+    "EXIT_TIMEOUT",
+    "EXIT_USAGE",
+    "Job",
+    "Reporter",
+    "Settings",
+    "UsageError",
+    "build_parser",
+    "describe",
+    "explain",
+    "main",
+    "make_image",
+    "plan_jobs",
+    "read_prompt_file",
+    "run",
+    "slugify",
+    "write_atomic",
 ]

@@ -95,53 +95,106 @@ _positive_float.__name__ = "positive number"
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (also the reference for ``--help``)."""
     parser = argparse.ArgumentParser(
-        prog=PROG, description=DESCRIPTION, epilog=EPILOG,
+        prog=PROG,
+        description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("prompt", nargs="?", help="what to draw (or use --prompt-file)")
     what = parser.add_argument_group("what to make")
-    what.add_argument("--prompt-file", metavar="FILE",
-                      help="a batch: one prompt a line (blank lines and # comments skipped; - reads stdin)")
-    what.add_argument("--width", type=_positive_int, metavar="PX",
-                      help="image width (default 1024; the Space takes 256..2048, multiples of 8)")
+    what.add_argument(
+        "--prompt-file",
+        metavar="FILE",
+        help="a batch: one prompt a line (blank lines and # comments skipped; - reads stdin)",
+    )
+    what.add_argument(
+        "--width",
+        type=_positive_int,
+        metavar="PX",
+        help="image width (default 1024; the Space takes 256..2048, multiples of 8)",
+    )
     what.add_argument("--height", type=_positive_int, metavar="PX", help="image height (default 1024)")
     what.add_argument("--steps", type=_positive_int, metavar="N", help="inference steps (1..50, default 4)")
     seeds = what.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=_seed, action="append", metavar="N",
-                       help="a seed; repeat for several images per prompt")
-    seeds.add_argument("--seeds", type=_positive_int, metavar="N",
-                       help="N images per prompt with random seeds (chosen here, so they appear in file names)")
+    seeds.add_argument(
+        "--seed",
+        type=_seed,
+        action="append",
+        metavar="N",
+        help="a seed; repeat for several images per prompt",
+    )
+    seeds.add_argument(
+        "--seeds",
+        type=_positive_int,
+        metavar="N",
+        help="N images per prompt with random seeds (chosen here, so they appear in file names)",
+    )
 
     out = parser.add_argument_group("output")
-    out.add_argument("-o", "--output", metavar="FILE",
-                     help="file to write (one prompt only); its extension picks the format")
-    out.add_argument("--out-dir", metavar="DIR", default=None,
-                     help="directory for the images (default: the current one)")
-    out.add_argument("--format", choices=("webp", "png", "jpeg"),
-                     help="file format (default: the Space's own, WebP, unchanged)")
-    out.add_argument("--no-metadata", action="store_true",
-                     help="do not embed the prompt and settings in the image")
-    out.add_argument("--sidecar", action="store_true",
-                     help="also write <image name>.json with the settings")
-    out.add_argument("--json", action="store_true",
-                     help="print one JSON object a line per image (path, prompt, seed, width, height, "
-                          "steps, model, space, url)")
-    out.add_argument("-q", "--quiet", action="store_true",
-                     help="print results and errors only (no progress, no notes)")
+    out.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="file to write (one prompt only); its extension picks the format",
+    )
+    out.add_argument(
+        "--out-dir", metavar="DIR", default=None, help="directory for the images (default: the current one)"
+    )
+    out.add_argument(
+        "--format",
+        choices=("webp", "png", "jpeg"),
+        help="file format (default: the Space's own, WebP, unchanged)",
+    )
+    out.add_argument(
+        "--no-metadata", action="store_true", help="do not embed the prompt and settings in the image"
+    )
+    out.add_argument("--sidecar", action="store_true", help="also write <image name>.json with the settings")
+    out.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object a line per image (path, prompt, seed, width, height, "
+        "steps, model, space, url)",
+    )
+    out.add_argument(
+        "-q", "--quiet", action="store_true", help="print results and errors only (no progress, no notes)"
+    )
 
     space = parser.add_argument_group("the Space")
-    space.add_argument("--api-base", metavar="URL",
-                       help="the Space's root URL (default: $G4F_FLUX_SCHNELL_URL, else the public Space)")
-    space.add_argument("--token", metavar="TOKEN",
-                       help="Hugging Face token (default: $HF_TOKEN; prefer the variable: "
-                            "arguments are visible to other users of the machine)")
-    space.add_argument("--transport", choices=("aiohttp", "curl_cffi"),
-                       help="HTTP library (default: $G4F_FLUX_TRANSPORT, else aiohttp)")
-    space.add_argument("--protocol", choices=("auto", "queue", "call"), default="auto",
-                       help="Gradio protocol: queue (progress, position) or call; auto prefers queue")
-    space.add_argument("--timeout", type=_positive_float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                       help=f"limit for one image, queue and download included (default {DEFAULT_TIMEOUT:g})")
-    space.add_argument("--concurrency", type=_positive_int, default=1, metavar="N",
-                       help="images generated at the same time (default 1: each one spends GPU quota)")
+    space.add_argument(
+        "--api-base",
+        metavar="URL",
+        help="the Space's root URL (default: $G4F_FLUX_SCHNELL_URL, else the public Space)",
+    )
+    space.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="Hugging Face token (default: $HF_TOKEN; prefer the variable: "
+        "arguments are visible to other users of the machine)",
+    )
+    space.add_argument(
+        "--transport",
+        choices=("aiohttp", "curl_cffi"),
+        help="HTTP library (default: $G4F_FLUX_TRANSPORT, else aiohttp)",
+    )
+    space.add_argument(
+        "--protocol",
+        choices=("auto", "queue", "call"),
+        default="auto",
+        help="Gradio protocol: queue (progress, position) or call; auto prefers queue",
+    )
+    space.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help=f"limit for one image, queue and download included (default {DEFAULT_TIMEOUT:g})",
+    )
+    space.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="images generated at the same time (default 1: each one spends GPU quota)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser

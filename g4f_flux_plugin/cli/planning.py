@@ -31,7 +31,7 @@ class Job:
     usual WebP) and follows whatever format the Space really sends.
     """
 
-    __slots__ = ("prompt", "seed", "path", "suffix_fixed", "label")
+    __slots__ = ("label", "path", "prompt", "seed", "suffix_fixed")
 
     def __init__(self, prompt: str, seed: int, path: str, suffix_fixed: bool, label: str) -> None:
         self.prompt = prompt
@@ -120,8 +120,9 @@ def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], int, str | None]:
         suffix = os.path.splitext(output)[1].lower()
         if suffix:
             if suffix not in SUFFIX_FORMAT:
-                raise UsageError(f"-o {output}: unknown image extension {suffix!r} "
-                                 f"(use {', '.join(IMAGE_SUFFIXES)})")
+                raise UsageError(
+                    f"-o {output}: unknown image extension {suffix!r} (use {', '.join(IMAGE_SUFFIXES)})"
+                )
             if fmt and SUFFIX_FORMAT[suffix] != fmt:
                 raise UsageError(f"-o {output} and --format {fmt} disagree")
             fmt = SUFFIX_FORMAT[suffix]
@@ -136,7 +137,9 @@ def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], int, str | None]:
         try:
             prompts = read_prompt_file(args.prompt_file)
         except OSError as error:
-            raise UsageError(f"cannot read --prompt-file {args.prompt_file}: {error.strerror or error}") from None
+            raise UsageError(
+                f"cannot read --prompt-file {args.prompt_file}: {error.strerror or error}"
+            ) from None
         except UnicodeDecodeError:
             raise UsageError(f"--prompt-file {args.prompt_file} is not UTF-8 text") from None
         if not prompts:
@@ -177,4 +180,3 @@ def plan_jobs(args: argparse.Namespace) -> tuple[list[Job], int, str | None]:
             label = f"{short!r} seed {seed}" if total_prompts > 1 else f"seed {seed}"
             jobs.append(Job(prompt, seed, path, fixed_suffix, label))
     return jobs, skipped, fmt
-

@@ -42,7 +42,7 @@ class Reporter:
 
         width = shutil.get_terminal_size((80, 24)).columns - 1
         if len(text) > width:  # a wrapped line cannot be rewritten with \r
-            text = text[:max(0, width - 1)] + "…"
+            text = text[: max(0, width - 1)] + "…"
         pad = max(0, self._shown - len(text))
         sys.stderr.write("\r" + text + " " * pad)
         sys.stderr.flush()
@@ -98,7 +98,6 @@ def _isatty(stream) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
-
 
 
 def describe(event: ProgressEvent) -> str:

@@ -21,8 +21,20 @@ from .writing import finish_image
 if TYPE_CHECKING:
     import argparse
 
-__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_QUOTA", "EXIT_TIMEOUT", "EXIT_USAGE",
-           "Settings", "explain", "main", "make_image", "public_url", "run"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_QUOTA",
+    "EXIT_TIMEOUT",
+    "EXIT_USAGE",
+    "Settings",
+    "explain",
+    "main",
+    "make_image",
+    "public_url",
+    "run",
+]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -68,7 +80,6 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-
 async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict:
     """Generate, download, convert if asked, embed metadata, write; return the record."""
     import asyncio
@@ -85,17 +96,29 @@ async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict:
     deadline = loop.time() + settings.timeout
     # One client (and transport) per image, for the job and its download:
     # keep-alive within the job, and nothing shared between concurrent jobs.
-    flux = FluxClient(settings.api_base, token=settings.explicit_token, transport=settings.transport,
-                      protocol=settings.protocol, timeout=settings.timeout)
+    flux = FluxClient(
+        settings.api_base,
+        token=settings.explicit_token,
+        transport=settings.transport,
+        protocol=settings.protocol,
+        timeout=settings.timeout,
+    )
     root = flux.root
     try:
         reporter.progress(job, "connecting")
         image = None
         # Closing the generation early (Ctrl-C, another job failed) cancels
         # the job on the Space instead of leaving it to burn GPU quota.
-        async with aclosing(flux.generate(job.prompt, width=settings.width, height=settings.height,
-                                          steps=settings.steps, seed=job.seed,
-                                          randomize_seed=False)) as generation:
+        async with aclosing(
+            flux.generate(
+                job.prompt,
+                width=settings.width,
+                height=settings.height,
+                steps=settings.steps,
+                seed=job.seed,
+                randomize_seed=False,
+            )
+        ) as generation:
             async for item in generation:
                 if isinstance(item, GeneratedImage):
                     image = item
@@ -105,23 +128,39 @@ async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict:
         reporter.progress(job, "downloading")
         try:
             data, kind = await asyncio.wait_for(flux.download(url), max(0.001, deadline - loop.time()))
-        except asyncio.TimeoutError as error:
+        except TimeoutError as error:
             raise SpaceTimeoutError(f"no image from {root} within {settings.timeout:g} s") from error
     finally:
         await flux.aclose()
 
     request = image.request
-    options = {"width": request.width, "height": request.height, "num_inference_steps": request.steps,
-               "seed": image.seed}
-    for name, asked in (("width", settings.width), ("height", settings.height),
-                        ("num_inference_steps", settings.steps)):
+    options = {
+        "width": request.width,
+        "height": request.height,
+        "num_inference_steps": request.steps,
+        "seed": image.seed,
+    }
+    for name, asked in (
+        ("width", settings.width),
+        ("height", settings.height),
+        ("num_inference_steps", settings.steps),
+    ):
         if asked is not None and options.get(name) not in (None, asked):
-            reporter.warn_once(name, f"{name.replace('num_inference_', '')} {asked} is outside what "
-                                     f"the Space accepts: {options[name]} was used")
+            reporter.warn_once(
+                name,
+                f"{name.replace('num_inference_', '')} {asked} is outside what "
+                f"the Space accepts: {options[name]} was used",
+            )
     record = {
-        "path": job.path, "prompt": job.prompt, "seed": options.get("seed", job.seed),
-        "width": None, "height": None, "steps": options.get("num_inference_steps"),
-        "model": MODEL_NAME, "space": public_url(root), "url": url,
+        "path": job.path,
+        "prompt": job.prompt,
+        "seed": options.get("seed", job.seed),
+        "width": None,
+        "height": None,
+        "steps": options.get("num_inference_steps"),
+        "model": MODEL_NAME,
+        "space": public_url(root),
+        "url": url,
     }
     # Converting and writing are blocking work: off the event loop, so other
     # jobs' streams are read meanwhile.
@@ -141,7 +180,6 @@ def _wait_text(seconds: float) -> str:
     return " ".join(parts)
 
 
-
 def explain(error: BaseException, settings: Settings | None = None) -> tuple[int, str]:
     """The exit status and the one-line message for ``error``."""
     import asyncio
@@ -155,8 +193,12 @@ def explain(error: BaseException, settings: Settings | None = None) -> tuple[int
         delay = getattr(error, "retry_after", None)
         if delay is not None:
             # The Space's "Try again in 0:05:12." becomes "try again in 5 min 12 s".
-            message = re.sub(r"\s*(?:or\s+)?(?:try again|retry) in (?:\d+ days?,\s*)?[0-9:.]*[0-9]\.?",
-                             "", message, flags=re.IGNORECASE).rstrip(" .")
+            message = re.sub(
+                r"\s*(?:or\s+)?(?:try again|retry) in (?:\d+ days?,\s*)?[0-9:.]*[0-9]\.?",
+                "",
+                message,
+                flags=re.IGNORECASE,
+            ).rstrip(" .")
             message += f"; try again in {_wait_text(delay)}"
         if settings is not None and not settings.token:
             message += " (with a Hugging Face token, --token or HF_TOKEN, the quota is larger)"
@@ -198,8 +240,11 @@ async def run(jobs: list[Job], settings: Settings, reporter: Reporter) -> int:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    failures = [(job, task.exception()) for job, task in zip(jobs, tasks)
-                if task.done() and not task.cancelled() and task.exception()]
+    failures = [
+        (job, task.exception())
+        for job, task in zip(jobs, tasks)
+        if task.done() and not task.cancelled() and task.exception()
+    ]
     if not failures:
         return EXIT_OK
     job, error = failures[0]
@@ -259,8 +304,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(args, fmt, token)
     reporter = Reporter(quiet=args.quiet, as_json=args.json, total=len(jobs))
     if fmt and fmt != "webp" and not _have_pillow():
-        reporter.error(f"writing {fmt.upper()} needs Pillow: pip install 'g4f-flux-plugin[cli]' "
-                       "(or keep the Space's WebP)")
+        reporter.error(
+            f"writing {fmt.upper()} needs Pillow: pip install 'g4f-flux-plugin[cli]' "
+            "(or keep the Space's WebP)"
+        )
         return EXIT_ERROR
     if skipped:
         reporter.note(f"{skipped} image(s) already made, skipped (delete a file to make it again)")
@@ -297,4 +344,3 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
-

@@ -21,8 +21,9 @@ __all__ = ["finish_image", "write_atomic"]
 FIELDS = ("prompt", "seed", "width", "height", "steps", "model", "space")
 
 
-def finish_image(job: Job, settings: Settings, data: bytes, kind: str, record: dict,
-                 reporter: Reporter) -> dict:
+def finish_image(
+    job: Job, settings: Settings, data: bytes, kind: str, record: dict, reporter: Reporter
+) -> dict:
     """Convert, embed, and write one image (and its sidecar); complete ``record``.
 
     Blocking work (Pillow, the file system): the caller runs it in a thread.
@@ -82,4 +83,3 @@ def write_atomic(path: str, data: bytes) -> None:
         if isinstance(error, OSError):
             raise OSError(error.errno, error.strerror, path) from error
         raise
-
