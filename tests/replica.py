@@ -9,7 +9,7 @@ Run it as a script::
 
     python tests/replica.py --port 7860 [--host 127.0.0.1] [--sleep 0.2]
         [--show-error] [--concurrency-limit 1] [--max-size N]
-        [--mode normal|quota|exception|info]
+        [--mode normal|quota|exception|info] [--layout public|dev|reordered]
 
 It prints ``REPLICA READY http://HOST:PORT`` once it accepts connections and
 exits cleanly on SIGTERM or SIGINT.
@@ -27,8 +27,9 @@ override the server-wide ``--mode`` for one job with a marker:
 
 Control routes outside Gradio, for tests to check the server side:
 
-``GET /_replica/jobs``    every infer call: prompt, seed used, width, height,
-                          steps, state (running|completed|cancelled|failed),
+``GET /_replica/jobs``    every infer call: prompt, seed used, randomize_seed
+                          as received, width, height, steps, inputs (what the
+                          public layout lacks, e.g. guidance_scale), state (running|completed|cancelled|failed),
                           started_at, ended_at, error, and the headers the
                           function saw (gr.Request)
 ``GET /_replica/requests`` every request the app received (method, path,
@@ -121,24 +122,21 @@ class JobLog:
         job.update(state=state, ended_at=time.time(), error=error)
 
 
-def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
-    """Build the ``gr.Blocks`` app with the Space's layout, components and event order."""
+def build_demo(*, sleep: float, mode: str, jobs: JobLog, layout: str = "public") -> Any:
+    """Build the ``gr.Blocks`` app with the Space's layout, components and event order
+    (``layout``: another Space's inputs, see :mod:`replica_layouts`)."""
     import gradio as gr
+    import replica_layouts
     from PIL import Image
     from tqdm import tqdm
 
-    # Parameter names matter: /info reports them and named-parameter clients use them.
-    async def infer(
-        prompt,
-        seed=42,
-        randomize_seed=False,
-        width=1024,
-        height=1024,
-        num_inference_steps=4,
-        request: gr.Request = None,
-        progress=gr.Progress(track_tqdm=True),  # noqa: B008 (Gradio's idiom)
+    # The job itself; the layout's infer (whose parameter names /info reports)
+    # hands it the values by name, and what the public layout lacks as `extra`.
+    async def run_job(
+        prompt, seed, randomize_seed, width, height, num_inference_steps, request=None, extra=None
     ):
         prompt = prompt or ""
+        received_randomize = randomize_seed
         if randomize_seed:
             seed = random.randint(0, MAX_SEED)
         # Sliders hand over floats (and Gradio accepts 3.7 for a step-1 slider).
@@ -148,7 +146,16 @@ def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
         # Space owner would see of the caller, token included if it leaked.
         # Pairs, not a dict: a header sent twice must show twice.
         headers = [list(pair) for pair in request.headers.items()] if request is not None else []
-        job = jobs.start(prompt=prompt, seed=seed, width=width, height=height, steps=steps, headers=headers)
+        job = jobs.start(
+            prompt=prompt,
+            seed=seed,
+            randomize_seed=received_randomize,
+            width=width,
+            height=height,
+            steps=steps,
+            inputs=dict(extra or {}),
+            headers=headers,
+        )
 
         job_mode = mode
         for candidate in MODES[1:]:
@@ -184,11 +191,7 @@ def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
         jobs.end(job, "completed")
         return image, seed
 
-    # `from __future__ import annotations` leaves "gr.Request" a string, and
-    # `gr` is local here: Gradio 4 resolves the hints of infer with
-    # typing.get_type_hints and fails to start (NameError). The class itself
-    # resolves on every generation.
-    infer.__annotations__["request"] = gr.Request
+    infer = replica_layouts.build_infer(gr, layout, run_job)
 
     with gr.Blocks(title="FLUX.1 [schnell]") as demo:
         with gr.Column(elem_id="col-container"):
@@ -204,17 +207,8 @@ def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
                 run_button = gr.Button("Run", scale=0)
             result = gr.Image(label="Result", show_label=False, format="webp")
             with gr.Accordion("Advanced Settings", open=False):
-                seed = gr.Slider(label="Seed", minimum=0, maximum=MAX_SEED, step=1, value=0)
-                randomize_seed = gr.Checkbox(label="Randomize seed", value=True)
-                with gr.Row():
-                    width = gr.Slider(label="Width", minimum=256, maximum=MAX_IMAGE_SIZE, step=32, value=1024)
-                    height = gr.Slider(
-                        label="Height", minimum=256, maximum=MAX_IMAGE_SIZE, step=32, value=1024
-                    )
-                with gr.Row():
-                    num_inference_steps = gr.Slider(
-                        label="Number of inference steps", minimum=1, maximum=50, step=1, value=4
-                    )
+                settings = replica_layouts.build_inputs(gr, layout)
+            seed = settings["seed"]
             # The Space's cached examples register two dependencies (load the
             # example's input, then its cached output) before infer, which is
             # why infer is fn_index 2 there. "lazy" so nothing runs at start-up;
@@ -227,7 +221,7 @@ def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
         gr.on(
             triggers=[run_button.click, prompt.submit],
             fn=infer,
-            inputs=[prompt, seed, randomize_seed, width, height, num_inference_steps],
+            inputs=[prompt, *(settings[name] for name in replica_layouts.input_order(infer)[1:])],
             outputs=[result, seed],
             api_name="infer",
         )
@@ -241,7 +235,7 @@ def build_app(args: argparse.Namespace) -> Any:
     from fastapi import FastAPI
 
     jobs = JobLog()
-    demo = build_demo(sleep=args.sleep, mode=args.mode, jobs=jobs)
+    demo = build_demo(sleep=args.sleep, mode=args.mode, jobs=jobs, layout=args.layout)
     demo.queue(default_concurrency_limit=args.concurrency_limit, max_size=args.max_size)
 
     app = FastAPI()
@@ -323,6 +317,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=MODES,
         default="normal",
         help="what every job does unless its prompt has a [[mode]] marker",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=("public", "dev", "reordered"),
+        default="public",
+        help="infer's inputs: the public Space's, FLUX.1-dev's, or the public ones reordered",
     )
     parser.add_argument(
         "command",
