@@ -4,18 +4,21 @@ Nothing is hard-coded that the Space can tell us: ``api_prefix`` is
 ``/gradio_api`` on Gradio 5 and later and absent on Gradio 4; ``fn_index``
 and ``trigger_id`` move whenever the Space adds a dependency before ``infer``
 (on the public Space they have been 2 and 5); the sliders' ranges are read
-from the components so clamping follows the Space.
+from the components so clamping follows the Space. Which input is which is
+the business of :mod:`._layout`: the public layout is recognised here, any
+other needs the Space's ``/info`` (:func:`with_info`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._errors import SpaceProtocolError
-from ._params import SPACE_LIMITS, Limits
+from ._layout import PUBLIC_LAYOUT, Component, Layout, component_of, info_layout, public_layout
+from ._params import SPACE_LIMITS, ImageRequest, Limits
 
-__all__ = ["MODEL_NAME", "PUBLIC_SPACE_URL", "ConfigCache", "SpaceConfig", "parse_config"]
+__all__ = ["MODEL_NAME", "PUBLIC_SPACE_URL", "ConfigCache", "SpaceConfig", "parse_config", "with_info"]
 
 #: The root of the public Space black-forest-labs/FLUX.1-schnell.
 PUBLIC_SPACE_URL = "https://black-forest-labs-flux-1-schnell.hf.space"
@@ -38,6 +41,11 @@ class SpaceConfig:
     fn_index: int | None
     trigger_id: int | None
     limits: Limits
+    #: ``infer``'s inputs by name; ``None`` until ``/info`` says (see
+    #: :attr:`needs_info`).
+    layout: Layout | None = PUBLIC_LAYOUT
+    #: ``infer``'s input components as ``/config`` lists them.
+    components: tuple[Component, ...] = field(default=(), repr=False)
 
     def url(self, path: str) -> str:
         """An API route of this Space, e.g. ``url("/call/infer")``."""
@@ -48,31 +56,20 @@ class SpaceConfig:
         """Whether the queue protocol can reach ``infer`` on this Space."""
         return self.enable_queue and self.protocol in QUEUE_PROTOCOLS and self.fn_index is not None
 
+    @property
+    def needs_info(self) -> bool:
+        """Whether ``infer``'s inputs are not the public ones, so that only
+        the Space's ``/info`` can name them."""
+        return self.layout is None
 
-def _number(props: dict, key: str, fallback: int) -> int:
-    value = props.get(key)
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else fallback
-
-
-def _limits(inputs: list, components: dict[int, dict]) -> Limits:
-    """Ranges from the ``infer`` inputs: [prompt, seed, randomize, width, height, steps]."""
-    props = [components.get(component_id, {}).get("props") or {} for component_id in inputs]
-    if len(props) < 6:
-        return SPACE_LIMITS
-    seed, width, height, steps = props[1], props[3], props[4], props[5]
-    base = SPACE_LIMITS
-    return Limits(
-        min_size=max(_number(width, "minimum", base.min_size), _number(height, "minimum", base.min_size)),
-        max_size=min(_number(width, "maximum", base.max_size), _number(height, "maximum", base.max_size)),
-        default_size=_number(width, "value", base.default_size),
-        min_steps=max(1, _number(steps, "minimum", base.min_steps)),
-        max_steps=_number(steps, "maximum", base.max_steps),
-        default_steps=_number(steps, "value", base.default_steps),
-        max_seed=_number(seed, "maximum", base.max_seed),
-    )
+    def data(self, request: ImageRequest) -> list[object]:
+        """The ``data`` of a submission of ``request``: each input's value in
+        the Space's order (by position, as the public Space takes them,
+        until its layout is known)."""
+        return (self.layout or PUBLIC_LAYOUT).data(request)
 
 
-def _trigger(dependency: dict) -> int | None:
+def _trigger(dependency: dict[str, Any]) -> int | None:
     targets = dependency.get("targets") or []
     first = targets[0] if targets else None
     if isinstance(first, (list, tuple)) and first and isinstance(first[0], int):
@@ -95,12 +92,20 @@ def parse_config(root: str, data: Any, api_name: str = "infer") -> SpaceConfig:
     }
     fn_index = trigger_id = None
     limits = SPACE_LIMITS
+    # No infer dependency in /config (an app that hides it): the public
+    # layout, by position, as this client has always sent it.
+    layout: Layout | None = PUBLIC_LAYOUT
+    inputs: tuple[Component, ...] = ()
     for index, dependency in enumerate(data.get("dependencies") or []):
         if isinstance(dependency, dict) and str(dependency.get("api_name") or "").lstrip("/") == api_name:
             dependency_id = dependency.get("id", index)  # no "id" before Gradio 4.?: the index
             fn_index = dependency_id if isinstance(dependency_id, int) else index
             trigger_id = _trigger(dependency)
-            limits = _limits(dependency.get("inputs") or [], components)
+            ids = dependency.get("inputs")
+            ids = ids if isinstance(ids, list) else []
+            inputs = tuple(component_of(components.get(i) if isinstance(i, int) else None) for i in ids)
+            layout = public_layout(inputs)
+            limits = layout.limits() if layout is not None else SPACE_LIMITS
             break
     return SpaceConfig(
         root=root.rstrip("/"),
@@ -111,7 +116,17 @@ def parse_config(root: str, data: Any, api_name: str = "infer") -> SpaceConfig:
         fn_index=fn_index,
         trigger_id=trigger_id,
         limits=limits,
+        layout=layout,
+        components=inputs,
     )
+
+
+def with_info(config: SpaceConfig, info: Any, api_name: str = "infer") -> SpaceConfig:
+    """``config`` with ``infer``'s layout and limits read by name from the
+    JSON of ``GET {prefix}/info``; a :class:`SpaceProtocolError` if an input
+    the request needs is missing (see :func:`._layout.info_layout`)."""
+    layout = info_layout(info, config.components, api_name)
+    return replace(config, layout=layout, limits=layout.limits())
 
 
 class ConfigCache:

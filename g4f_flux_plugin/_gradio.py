@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from . import _messages as messages
-from ._config import ConfigCache, SpaceConfig, parse_config
+from ._config import ConfigCache, SpaceConfig, parse_config, with_info
 from ._errors import (
     JobCancelledError,
     SpaceError,
@@ -82,13 +82,18 @@ class SpaceClient:
 
     # -- discovery ---------------------------------------------------------
     async def config(self, *, refresh: bool = False) -> SpaceConfig:
-        """The Space's config, from ``GET {root}/config`` (cached per root)."""
+        """The Space's config, from ``GET {root}/config`` (cached per root),
+        and ``GET {prefix}/info`` when ``infer``'s inputs are not the public
+        ones (cached with it: read once per root, and again on rediscovery)."""
         root = self.http.root
         cached = None if refresh else self.config_cache.get(root)
         if cached is not None:
             return cached
         data = await self.http.json("GET", f"{root}/config", what="reading the Space's /config")
         config = parse_config(root, data)
+        if config.needs_info:
+            info = await self.http.json("GET", config.url("/info"), what="reading the Space's /info")
+            config = with_info(config, info)
         self.config_cache.put(config)
         return config
 
@@ -171,7 +176,9 @@ class SpaceClient:
 
     # -- the call protocol -------------------------------------------------
     async def _call_job(self, config: SpaceConfig, request: ImageRequest) -> AsyncIterator[Any]:
-        event_id = await self._submit(config, "/call/infer", {"data": request.data()}, "submitting the job")
+        event_id = await self._submit(
+            config, "/call/infer", {"data": config.data(request)}, "submitting the job"
+        )
         finished = streamed = False
         try:
             # Inside the try: a caller who stops right after submission (the
@@ -206,7 +213,7 @@ class SpaceClient:
         # a shared session would let one job's cancel kill another.
         session_hash = uuid.uuid4().hex[:12]
         payload = {
-            "data": request.data(),
+            "data": config.data(request),
             "event_data": None,
             "fn_index": config.fn_index,
             "trigger_id": config.trigger_id,
@@ -363,5 +370,6 @@ async def _drain(events: AsyncIterator[Any]) -> None:
 
 
 def _endpoint(config: SpaceConfig) -> tuple:
-    """What routes a job to ``infer``: a change means the cached config is stale."""
-    return config.api_prefix, config.fn_index, config.trigger_id
+    """What routes a job to ``infer`` and orders its inputs: a change means
+    the cached config is stale."""
+    return config.api_prefix, config.fn_index, config.trigger_id, config.layout

@@ -67,13 +67,14 @@ _SESSIONS: dict[str, str] = {}
 def gradio_config(prefix: str = "/gradio_api") -> dict:
     """A trimmed Gradio 6.31 ``/config`` with the Space's layout: two example
     dependencies, then ``infer`` (fn 2, triggered by the Run button, id 5).
-    Gradio 4 (``prefix=""``) had no ``api_prefix`` key at all."""
+    Gradio 4 (``prefix=""``) had no ``api_prefix`` key at all. The inputs
+    carry the Space's labels: the client recognises its layout by them."""
 
-    def slider(id_, minimum, maximum, step, value):
+    def slider(id_, label, minimum, maximum, step, value):
         return {
             "id": id_,
             "type": "slider",
-            "props": {"minimum": minimum, "maximum": maximum, "step": step, "value": value},
+            "props": {"label": label, "minimum": minimum, "maximum": maximum, "step": step, "value": value},
         }
 
     config = {
@@ -82,14 +83,14 @@ def gradio_config(prefix: str = "/gradio_api") -> dict:
         "enable_queue": True,
         "protocol": "sse_v3",
         "components": [
-            {"id": 4, "type": "textbox", "props": {"value": ""}},
+            {"id": 4, "type": "textbox", "props": {"label": "Prompt", "value": ""}},
             {"id": 5, "type": "button", "props": {"value": "Run"}},
             {"id": 6, "type": "image", "props": {"format": "webp"}},
-            slider(8, 0, 2147483647, 1, 0),
-            {"id": 9, "type": "checkbox", "props": {"value": True}},
-            slider(11, 256, 2048, 32, 1024),
-            slider(12, 256, 2048, 32, 1024),
-            slider(15, 1, 50, 1, 4),
+            slider(8, "Seed", 0, 2147483647, 1, 0),
+            {"id": 9, "type": "checkbox", "props": {"label": "Randomize seed", "value": True}},
+            slider(11, "Width", 256, 2048, 32, 1024),
+            slider(12, "Height", 256, 2048, 32, 1024),
+            slider(15, "Number of inference steps", 1, 50, 1, 4),
             {"id": 18, "type": "dataset", "props": {}},
         ],
         "dependencies": [
