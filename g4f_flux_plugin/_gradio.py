@@ -31,6 +31,7 @@ from ._errors import (
 )
 from ._events import ProgressEvent
 from ._http import HttpClient
+from ._layout import Layout
 from ._params import ImageRequest, Limits
 from ._retry import RetryPolicy, is_retryable
 from ._sse import SSEDecoder, SSEError
@@ -369,7 +370,7 @@ async def _drain(events: AsyncIterator[Any]) -> None:
         pass
 
 
-def _endpoint(config: SpaceConfig) -> tuple:
+def _endpoint(config: SpaceConfig) -> tuple[str, int | None, int | None, Layout | None]:
     """What routes a job to ``infer`` and orders its inputs: a change means
     the cached config is stale."""
     return config.api_prefix, config.fn_index, config.trigger_id, config.layout

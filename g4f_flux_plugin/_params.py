@@ -82,7 +82,8 @@ class ImageRequest:
     randomize_seed: bool
 
     def data(self) -> list:
-        """The Space's ``infer`` inputs, in its order."""
+        """The public Space's ``infer`` inputs, in its order (any other
+        layout: :meth:`._config.SpaceConfig.data`)."""
         return [
             self.prompt,
             self.seed if self.seed is not None else 0,
