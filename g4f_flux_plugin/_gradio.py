@@ -93,7 +93,10 @@ class SpaceClient:
         data = await self.http.json("GET", f"{root}/config", what="reading the Space's /config")
         config = parse_config(root, data)
         if config.needs_info:
-            info = await self.http.json("GET", config.url("/info"), what="reading the Space's /info")
+            # all_endpoints: an infer hidden from the API page (show_api=False)
+            # is still callable, and only then does /info describe it.
+            url = config.url("/info?all_endpoints=true")
+            info = await self.http.json("GET", url, what="reading the Space's /info")
             config = with_info(config, info)
         self.config_cache.put(config)
         return config
