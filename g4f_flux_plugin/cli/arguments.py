@@ -114,7 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="image width (default 1024; the Space takes 256..2048, multiples of 8)",
     )
     what.add_argument("--height", type=_positive_int, metavar="PX", help="image height (default 1024)")
-    what.add_argument("--steps", type=_positive_int, metavar="N", help="inference steps (default the Space's: 4 on FLUX.1-schnell)")
+    what.add_argument(
+        "--steps",
+        type=_positive_int,
+        metavar="N",
+        help="inference steps (default the Space's: 4 on FLUX.1-schnell)",
+    )
     seeds = what.add_mutually_exclusive_group()
     seeds.add_argument(
         "--seed",
