@@ -273,6 +273,22 @@ class EventWriter:
             }
         )
 
+    async def log(self, text: str, *, level: str = "info", title: str | None = None) -> None:
+        """A toast (``gr.Info``/``gr.Warning``): a queue ``log`` message; the
+        call protocol drops toasts."""
+        if self.proto == "queue":
+            await self._queue(
+                {
+                    "msg": "log",
+                    "event_id": self.event_id,
+                    "log": text,
+                    "level": level,
+                    "title": title,
+                    "duration": 10,
+                    "visible": True,
+                }
+            )
+
     async def close_stream(self) -> None:
         if self.proto == "queue":
             await self._queue({"msg": "close_stream", "event_id": None})
@@ -657,6 +673,23 @@ class Quota(ErrorEvent):
         super().__init__(server, payload=QUOTA_ERROR, **options)
 
 
+class Toast(Scenario):
+    """``toast``: the ``toasts`` given (``[(level, title, text), ...]``), then
+    the image; ``image`` replaces the file's bytes (a real WebP for a caller
+    that decodes it)."""
+
+    name = "toast"
+
+    async def script(self, writer):
+        await writer.progress(0, 1)
+        for level, title, text in self.options.get("toasts", []):
+            await writer.log(text, level=level, title=title)
+        await writer.complete(self.output())
+
+    async def file(self, request):
+        return web.Response(body=self.options.get("image", IMAGE_BYTES), content_type="image/webp")
+
+
 class Complete(Scenario):
     """``complete``: the job completes with ``output`` as given (``None`` is a
     cancelled job: ``data: null`` on the call protocol, ``{}`` on the queue's),
@@ -766,6 +799,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
         Bytewise,
         ErrorEvent,
         Quota,
+        Toast,
         Complete,
         MalformedJson,
         HugeLine,
