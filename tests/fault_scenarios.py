@@ -655,11 +655,15 @@ class Bytewise(Scenario):
 
 class ErrorEvent(Scenario):
     """``error_event``: the job fails with ``payload`` (default ``None``): the
-    call protocol's ``error`` event, the queue's ``process_completed`` false."""
+    call protocol's ``error`` event, the queue's ``process_completed`` false.
+    With ``times``, only the first ``times`` jobs fail; the next ones succeed."""
 
     name = "error_event"
 
     async def script(self, writer):
+        if not self.failing("submit"):
+            await super().script(writer)
+            return
         await writer.progress(0, 2)
         await writer.error(self.options.get("payload"))
 
