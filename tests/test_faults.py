@@ -614,6 +614,8 @@ async def test_zerogpu_busy_once_then_an_image(space, combo, busy):
     outcome = await run(space, combo)
     expect_image(outcome, space)
     assert space.count("submit") == 2
+    # Every request says it comes from an API client, as gradio_client's do.
+    assert {recorded.headers.get("x-gradio-user") for recorded in space.requests} == {"api"}
     [retry] = outcome.events("retry")
     assert "No GPU was available" in retry.message or "Expired ZeroGPU proxy token" in retry.message
 
