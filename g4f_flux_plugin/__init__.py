@@ -27,6 +27,8 @@ _EXPORTS = {
     "autoload": "._registry",
     "FluxClient": "._client",
     "ProgressEvent": "._events",
+    "SpaceMemory": "._memory",
+    "QuotaStatus": "._memory",
     "GeneratedImage": "._events",
     "Transport": "._transports.base",
     "AiohttpTransport": "._transports._aiohttp",
@@ -39,6 +41,7 @@ _EXPORTS = {
             "FluxClientError",
             "SpaceError",
             "JobCancelledError",
+            "SpaceBusyError",
             "QuotaExceededError",
             "SpaceRateLimitError",
             "SpaceStatusError",
@@ -56,7 +59,7 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "__version__"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     # PEP 562: g4f takes about a second to import, aiohttp half of that.
     module = _EXPORTS.get(name)
     if module is None:

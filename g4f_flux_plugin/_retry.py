@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ._errors import (
     QuotaExceededError,
+    SpaceBusyError,
     SpaceConnectionError,
     SpaceRateLimitError,
     SpaceStatusError,
@@ -32,16 +33,22 @@ class RetryPolicy:
 
     def delay(self, retry: int, error: BaseException) -> float:
         """Seconds to wait before retry number ``retry`` (0-based)."""
-        backoff = min(self.cap, self.base * 2**retry) * random.uniform(0.5, 1.0)
+        backoff = min(self.cap, self.base * 2.0**retry) * random.uniform(0.5, 1.0)
         asked = getattr(error, "retry_after", None)
-        return max(backoff, asked) if isinstance(asked, (int, float)) else backoff
+        return max(backoff, float(asked)) if isinstance(asked, (int, float)) else backoff
 
 
 def is_retryable(error: BaseException) -> bool:
     """Whether submitting again may succeed: transient network and server
-    trouble only, never a quota, a validation error or a job the Space failed."""
+    trouble only, never a quota, a validation error or a job the Space failed.
+
+    ZeroGPU's busy answers (no GPU now, too many pending tasks) are retried
+    with backoff; an expired proxy token is not retried here: the client
+    submits again at once, once, by itself (a new request gets a new token)."""
     if isinstance(error, QuotaExceededError):
         return False
+    if isinstance(error, SpaceBusyError):
+        return error.reason != "expired_token"
     if isinstance(error, (SpaceConnectionError, StreamCutError, SpaceRateLimitError)):
         return True
     return isinstance(error, SpaceStatusError) and error.status in (408, 502, 503, 504)
