@@ -9,7 +9,7 @@ Run it as a script::
 
     python tests/replica.py --port 7860 [--host 127.0.0.1] [--sleep 0.2]
         [--show-error] [--concurrency-limit 1] [--max-size N]
-        [--mode normal|quota|exception|info]
+        [--mode normal|quota|exception|info] [--zerogpu SCHEDULER_URL]
 
 It prints ``REPLICA READY http://HOST:PORT`` once it accepts connections and
 exits cleanly on SIGTERM or SIGINT.
@@ -24,6 +24,9 @@ override the server-wide ``--mode`` for one job with a marker:
 ``[[sleep=X]]``    sleep X seconds per step instead of ``--sleep``
 ``[[quota_seed=N]]``, ``[[exception_seed=N]]``  that mode for the job whose seed is N
                    only (several images of one prompt, one of them failing)
+
+``--zerogpu SCHEDULER_URL`` runs ``infer`` under Hugging Face's real ZeroGPU
+client, asking the scheduler at that URL for a GPU (tests/replica_zerogpu.py).
 
 Control routes outside Gradio, for tests to check the server side:
 
@@ -121,7 +124,7 @@ class JobLog:
         job.update(state=state, ended_at=time.time(), error=error)
 
 
-def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
+def build_demo(*, sleep: float, mode: str, jobs: JobLog, zerogpu: str | None = None) -> Any:
     """Build the ``gr.Blocks`` app with the Space's layout, components and event order."""
     import gradio as gr
     from PIL import Image
@@ -189,6 +192,10 @@ def build_demo(*, sleep: float, mode: str, jobs: JobLog) -> Any:
     # typing.get_type_hints and fails to start (NameError). The class itself
     # resolves on every generation.
     infer.__annotations__["request"] = gr.Request
+    if zerogpu:
+        from replica_zerogpu import wrap
+
+        infer = wrap(infer, zerogpu)
 
     with gr.Blocks(title="FLUX.1 [schnell]") as demo:
         with gr.Column(elem_id="col-container"):
@@ -241,7 +248,7 @@ def build_app(args: argparse.Namespace) -> Any:
     from fastapi import FastAPI
 
     jobs = JobLog()
-    demo = build_demo(sleep=args.sleep, mode=args.mode, jobs=jobs)
+    demo = build_demo(sleep=args.sleep, mode=args.mode, jobs=jobs, zerogpu=args.zerogpu)
     demo.queue(default_concurrency_limit=args.concurrency_limit, max_size=args.max_size)
 
     app = FastAPI()
@@ -323,6 +330,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=MODES,
         default="normal",
         help="what every job does unless its prompt has a [[mode]] marker",
+    )
+    parser.add_argument(
+        "--zerogpu",
+        metavar="SCHEDULER_URL",
+        default=None,
+        help="run infer under the real `spaces` ZeroGPU client, asking this scheduler",
     )
     parser.add_argument(
         "command",
