@@ -252,7 +252,9 @@ class SchedulerEmulator:
             return await self._queue(request, answer, self._auth(user, answer.auth))
         return web.Response(status=answer.status)
 
-    async def _queue(self, request: web.Request, answer: Queue, headers: dict[str, str]) -> web.StreamResponse:
+    async def _queue(
+        self, request: web.Request, answer: Queue, headers: dict[str, str]
+    ) -> web.StreamResponse:
         if answer.reason:
             headers["X-Queuing-Reason"] = answer.reason
         response = web.StreamResponse(headers={**headers, "Content-Type": "text/event-stream"})
