@@ -93,7 +93,7 @@ def zerogpu_replica(start_replica: Any, scheduler: SchedulerEmulator, generation
 @pytest.fixture
 async def front(start_replica: Any, scheduler: SchedulerEmulator) -> AsyncIterator[HFFront]:
     """HF's front (adding ``X-IP-Token``) before a Gradio 6 ZeroGPU replica."""
-    relay = await HFFront(zerogpu_replica(start_replica, scheduler)).start()
+    relay = await HFFront(zerogpu_replica(start_replica, scheduler).url).start()
     try:
         yield relay
     finally:
