@@ -77,7 +77,10 @@ def wrap(infer: Callable[..., Awaitable[Any]], scheduler_url: str) -> Callable[.
         prompt = str(bound.arguments.get("prompt") or "")
         # asyncio.to_thread copies the context: the client's toasts need it.
         grant = await asyncio.to_thread(client.schedule, task_id=task_id, request=request)
-        release = functools.partial(asyncio.to_thread, client.release, grant.allowToken)
+
+        async def release(*, fail: bool = False, allow_404: bool = False) -> None:
+            await asyncio.to_thread(client.release, grant.allowToken, fail=fail, allow_404=allow_404)
+
         if WORKER_ABORT_MARKER in prompt:
             await release(fail=True, allow_404=True)
             raise error("ZeroGPU worker error", "GPU task aborted")
