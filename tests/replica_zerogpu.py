@@ -19,7 +19,9 @@ toasts) is raised by the package's own code from the emulator's answers. What
 the worker would add is played here in the wrapper's words: a plain exception
 of the job becomes "ZeroGPU worker error" with its class name, a ``gr.Error``
 passes through, and the prompt marker ``[[worker_abort]]`` plays a worker that
-died ("GPU task aborted").
+died ("GPU task aborted"), and ``[[duration_warning]]`` a job that runs past
+its requested duration (the package's own ``duration_warning()`` toast, which
+the wrapper sends from a timer).
 
 The package's client is synchronous (httpx), so it runs in a thread, with the
 request's context copied: its toasts find Gradio's job through context
@@ -40,6 +42,8 @@ from typing import Any
 
 #: The prompt marker of a GPU worker that dies mid-job.
 WORKER_ABORT_MARKER = "[[worker_abort]]"
+#: The prompt marker of a job that outlives its requested GPU duration.
+DURATION_WARNING_MARKER = "[[duration_warning]]"
 #: The cgroup the client reports (any v1 ``devices`` path does).
 CGROUP_LINE = "12:devices:/kubepods/replica-zerogpu\n"
 
@@ -85,6 +89,8 @@ def wrap(infer: Callable[..., Awaitable[Any]], scheduler_url: str) -> Callable[.
             await release(fail=True, allow_404=True)
             raise error("ZeroGPU worker error", "GPU task aborted")
         try:
+            if DURATION_WARNING_MARKER in prompt:
+                await asyncio.to_thread(client.duration_warning)
             result = await infer(*args, **kwargs)
         except asyncio.CancelledError:
             await asyncio.shield(release(fail=True))

@@ -35,7 +35,7 @@ from typing import Any
 import pytest
 from _helpers import PROTOCOLS, TRANSPORTS, unique
 from hf_front import FREE_TOKEN, PRO_TOKEN, REJECTED_REASON, REJECTED_TOKEN, HFFront, plans
-from replica_zerogpu import WORKER_ABORT_MARKER
+from replica_zerogpu import CGROUP_LINE, DURATION_WARNING_MARKER, WORKER_ABORT_MARKER
 from zerogpu_scheduler import Answer, Grant, Queue, Quota, SchedulerEmulator, Status
 
 from g4f_flux_plugin import (
@@ -309,12 +309,78 @@ async def test_gpu_queue_toasts_are_progress(front, scheduler, transport, answer
     assert "Successfully acquired a GPU" in logs(items)
 
 
+async def test_duration_warning_is_progress(front, scheduler):
+    items, error = await generate(front.url, prompt=unique(DURATION_WARNING_MARKER))
+    assert error is None, error
+    image_of(items)
+    assert "GPU task is exceeding its requested duration and might be aborted" in logs(items)
+
+
 async def test_gpu_not_used_is_a_warning_not_a_failure(front, scheduler):
     scheduler.script(release_status=204)
     items, error = await generate(front.url)
     assert error is None, error
     image_of(items)
     assert "GPU device not used" in logs(items)
+
+
+# -- the wiring: what the real client asked the scheduler -------------------------------------
+async def test_the_space_schedules_before_and_releases_after_each_job(front, start_replica, scheduler):
+    replica = zerogpu_replica(start_replica, scheduler)
+    prompt = unique()
+    items, error = await generate(front.url, token=FREE_TOKEN, prompt=prompt)
+    assert error is None, error
+    image_of(items)
+    (call,) = scheduler.schedules
+    assert call.params["cgroupPath"] == CGROUP_LINE.split(":devices:")[1].strip()
+    assert call.params["durationSeconds"] == "60"  # the Space's @spaces.GPU() default
+    assert call.params["tokenVersion"] == "2"  # Gradio >= 5.16.1
+    assert call.user == "zerogpu-free-user" and call.payload is not None and "error" not in call.payload
+    assert [release["fail"] for release in scheduler.releases] == ["false"]
+    jobs = [job for job in await asyncio.to_thread(replica.jobs) if job["prompt"] == prompt]
+    assert [job["state"] for job in jobs] == ["completed"]
+
+
+async def test_a_refused_job_never_runs(front, start_replica, scheduler):
+    # ZeroGPU refuses before the function runs: no job on the Space, no release.
+    replica = zerogpu_replica(start_replica, scheduler)
+    prompt = unique()
+    scheduler.script([Quota()])
+    _, error = await generate(front.url, prompt=prompt)
+    assert isinstance(error, QuotaExceededError), error
+    assert [job for job in await asyncio.to_thread(replica.jobs) if job["prompt"] == prompt] == []
+    assert scheduler.releases == []
+
+
+# -- g4f: a busy Space moves a chain on -----------------------------------------------------------
+async def test_g4f_chain_moves_past_a_busy_space(front, scheduler, replica, monkeypatch):
+    from g4f.client import AsyncClient
+    from g4f.providers.retry_provider import IterListProvider, ProviderCircuitBreaker
+
+    from g4f_flux_plugin._client import URL_ENV
+    from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
+
+    def space_root(cls: type, api_base: str | None = None) -> str:
+        return replica.url
+
+    other = type("OtherFlux", (BlackForestLabs_Flux1Schnell,), {"space_root": classmethod(space_root)})
+    monkeypatch.setenv(URL_ENV, front.url)
+    monkeypatch.setattr(BlackForestLabs_Flux1Schnell, "retry_policy", FAST_RETRIES)
+    scheduler.script([Status(503)] * 10)
+    ProviderCircuitBreaker.reset()
+    try:
+        response = await AsyncClient().images.generate(
+            unique(),
+            provider=IterListProvider([BlackForestLabs_Flux1Schnell, other], shuffle=False),
+            response_format="url",
+            width=256,
+            height=256,
+        )
+    finally:
+        ProviderCircuitBreaker.reset()
+    assert response.provider == "OtherFlux"
+    assert response.data[0].url.startswith(replica.url)
+    assert len(scheduler.schedules) >= 2  # ours asked, retried, then gave way
 
 
 # -- what the Space sees ------------------------------------------------------------------------
