@@ -47,6 +47,7 @@ from g4f_flux_plugin import (
     SpaceBusyError,
     SpaceError,
     SpaceMemory,
+    SpaceTimeoutError,
 )
 from g4f_flux_plugin._retry import RetryPolicy
 
@@ -203,6 +204,21 @@ async def test_no_gpu_now_is_busy_after_retries(front, scheduler, transport, pro
     assert not isinstance(error, QuotaExceededError)
     assert len(scheduler.schedules) >= 2, "a busy Space must be asked again"
     assert len(scheduler.schedules) <= FAST_RETRIES.attempts
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_busy_retries_stop_at_the_deadline(front, scheduler, transport):
+    # Retries without end but for the deadline: the generation still ends, busy or timed out.
+    scheduler.script([Status(503)] * 1000)
+    async with FluxClient(
+        front.url,
+        transport=transport,
+        timeout=3,
+        retry_policy=RetryPolicy(attempts=1000, base=0.05, cap=0.1),
+    ) as flux:
+        with pytest.raises((SpaceBusyError, SpaceTimeoutError)):
+            await asyncio.wait_for(flux.image(unique(), width=256, height=256, steps=1), 60)
+    assert 2 <= len(scheduler.schedules) < 1000
 
 
 @pytest.mark.parametrize(("transport", "protocol"), COMBOS)
@@ -488,6 +504,7 @@ async def test_older_generation_quota_tier(start_replica, scheduler, generation,
     assert isinstance(error, QuotaExceededError), error
     assert error.tier == tier
     assert error.retry_after == pytest.approx(WAIT)
+    assert ("HF_TOKEN" in str(error)) == (tier == "anonymous")
 
 
 OLDER_ROWS: dict[str, tuple[list[Answer], type[BaseException], str]] = {
