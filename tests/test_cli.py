@@ -122,7 +122,7 @@ def exif_record(path: Path) -> tuple[str, dict]:
 
 def near(colour, expected, tolerance=12) -> bool:
     # The Space's WebP is lossy: a solid colour comes back within a few units.
-    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected))
+    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=False))
 
 
 # -- no server needed -----------------------------------------------------
@@ -699,7 +699,7 @@ async def test_download_sends_the_token_only_to_the_space_and_follows_redirects(
         HttpClient(transport, "https://space.example", "hf_secret"), "https://space.example/file=a.webp"
     )
     assert (data, kind) == (image, "webp")
-    (first_url, first), (second_url, second) = transport.seen
+    (_first_url, first), (second_url, second) = transport.seen
     assert first["x-hf-authorization"] == "Bearer hf_secret" and "authorization" not in first
     assert "x-hf-authorization" not in second and second_url.startswith("https://cdn.example/")
 
@@ -781,3 +781,33 @@ async def test_download_error_page_over_64_kib_keeps_its_title():
     with pytest.raises(SpaceStatusError) as caught:
         await download_image(HttpClient(transport, "https://s.example"), "https://s.example/f")
     assert "HTTP 502" in str(caught.value) and "502 Bad Gateway from the proxy" in str(caught.value)
+
+
+# -- ZeroGPU's token warning ----------------------------------------------------
+FALLBACK = "Falling back to IP-based quotas (Invalid credentials in Authorization header)"
+SAYS = (
+    "g4f-flux: warning: the Space did not accept your Hugging Face token (Invalid credentials in "
+    "Authorization header), so this generation uses the anonymous quota"
+)
+
+
+@pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "not-quiet"])
+def test_the_token_warning_reaches_stderr_even_under_quiet(tmp_path, quiet):
+    """The fault server plays a Space whose ZeroGPU falls back to IP-based
+    quotas: the command says so once, in plain words, ``-q`` or not."""
+    from fault_server import FaultServer
+
+    webp = io.BytesIO()
+    Image.new("RGB", (16, 16), (10, 20, 30)).save(webp, "WEBP")
+    toasts = [
+        ("warning", "ZeroGPU client warning", FALLBACK),
+        ("info", "ZeroGPU queue", "Successfully acquired a GPU"),
+    ]
+    with FaultServer() as server:
+        server.use("toast", toasts=toasts, image=webp.getvalue())
+        args = ["a fox", *SMALL, "--seed", "3", "--api-base", server.root, "--token", "hf_rejected_token_x"]
+        run = g4f_flux(*args, *(["-q"] if quiet else []), "-o", "fox.webp", cwd=tmp_path)
+    assert run.code == 0, run
+    assert run.stdout == "fox.webp (seed 7)\n"
+    assert run.stderr.splitlines() == [SAYS]
+    assert "hf_rejected_token_x" not in run.stderr
