@@ -51,6 +51,9 @@ CGROUP_LINE = "12:devices:/kubepods/replica-zerogpu\n"
 def configure(scheduler_url: str) -> None:
     """Point ``spaces`` at ``scheduler_url``; call before anything imports ``spaces``
     (it reads its settings once, at import)."""
+    # Gradio tries `import spaces` while it imports itself, and `spaces` refuses
+    # a half-imported gradio (ImportError, caught by Gradio), so it is not
+    # loaded yet here even though gradio is.
     if "spaces" in sys.modules:
         raise RuntimeError("configure() must run before `spaces` is imported")
     os.environ.pop("SPACES_ZERO_GPU", None)  # torch is never imported
