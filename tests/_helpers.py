@@ -188,6 +188,9 @@ class RecordingProxy:
     #: Send X-Forwarded-Host/-Proto naming the proxy, as HF's front does, so
     #: the URLs Gradio writes (file URLs) point back through the proxy.
     forwarded: bool = False
+    #: Headers to add to a forwarded request, from the request as received
+    #: (HF's front adds X-IP-Token this way: tests/hf_front.py).
+    add_headers: Callable[[web.Request], dict[str, str]] | None = None
     requests: list[Recorded] = field(default_factory=list)
     url: str = ""
     _runner: web.AppRunner | None = None
@@ -238,6 +241,8 @@ class RecordingProxy:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in dropped}
         if self.forwarded:
             headers.update({"x-forwarded-host": urlsplit(self.url).netloc, "x-forwarded-proto": "http"})
+        if self.add_headers is not None:
+            headers.update(self.add_headers(request))
         assert self._session is not None
         async with self._session.request(
             request.method,

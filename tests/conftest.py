@@ -197,7 +197,7 @@ def start_replica(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartRep
     (``G4F_FLUX_GRADIO4_PYTHON``, ``G4F_FLUX_GRADIO5_0_PYTHON``, ...; unset:
     the test fails under CI, else is skipped). ``flags`` are replica.py's
     options in Python form: ``sleep``, ``show_error``, ``concurrency_limit``,
-    ``max_size``, ``mode``.
+    ``max_size``, ``mode``, ``zerogpu`` (a scheduler URL: tests/test_zerogpu.py).
 
     Replicas are cached for the session per generation and flags, so tests must
     not change or stop a shared one; ``fresh=True`` starts a private one (for

@@ -10,6 +10,7 @@ Run it as a script::
     python tests/replica.py --port 7860 [--host 127.0.0.1] [--sleep 0.2]
         [--show-error] [--concurrency-limit 1] [--max-size N]
         [--mode normal|quota|exception|info] [--layout public|dev|reordered]
+        [--zerogpu SCHEDULER_URL]
 
 It prints ``REPLICA READY http://HOST:PORT`` once it accepts connections and
 exits cleanly on SIGTERM or SIGINT.
@@ -24,6 +25,9 @@ override the server-wide ``--mode`` for one job with a marker:
 ``[[sleep=X]]``    sleep X seconds per step instead of ``--sleep``
 ``[[quota_seed=N]]``, ``[[exception_seed=N]]``  that mode for the job whose seed is N
                    only (several images of one prompt, one of them failing)
+
+``--zerogpu SCHEDULER_URL`` runs ``infer`` under Hugging Face's real ZeroGPU
+client, asking the scheduler at that URL for a GPU (tests/replica_zerogpu.py).
 
 Control routes outside Gradio, for tests to check the server side:
 
@@ -122,9 +126,12 @@ class JobLog:
         job.update(state=state, ended_at=time.time(), error=error)
 
 
-def build_demo(*, sleep: float, mode: str, jobs: JobLog, layout: str = "public") -> Any:
+def build_demo(
+    *, sleep: float, mode: str, jobs: JobLog, layout: str = "public", zerogpu: str | None = None
+) -> Any:
     """Build the ``gr.Blocks`` app with the Space's layout, components and event order
-    (``layout``: another Space's inputs, see :mod:`replica_layouts`)."""
+    (``layout``: another Space's inputs, see :mod:`replica_layouts`; ``zerogpu``: the
+    scheduler's URL, to run ``infer`` under the real ZeroGPU client)."""
     import gradio as gr
     import replica_layouts
     from PIL import Image
@@ -192,6 +199,10 @@ def build_demo(*, sleep: float, mode: str, jobs: JobLog, layout: str = "public")
         return image, seed
 
     infer = replica_layouts.build_infer(gr, layout, run_job)
+    if zerogpu:
+        from replica_zerogpu import wrap
+
+        infer = wrap(infer, zerogpu)
 
     with gr.Blocks(title="FLUX.1 [schnell]") as demo:
         with gr.Column(elem_id="col-container"):
@@ -235,7 +246,7 @@ def build_app(args: argparse.Namespace) -> Any:
     from fastapi import FastAPI
 
     jobs = JobLog()
-    demo = build_demo(sleep=args.sleep, mode=args.mode, jobs=jobs, layout=args.layout)
+    demo = build_demo(sleep=args.sleep, mode=args.mode, jobs=jobs, layout=args.layout, zerogpu=args.zerogpu)
     demo.queue(default_concurrency_limit=args.concurrency_limit, max_size=args.max_size)
 
     app = FastAPI()
@@ -323,6 +334,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         choices=("public", "dev", "reordered"),
         default="public",
         help="infer's inputs: the public Space's, FLUX.1-dev's, or the public ones reordered",
+    )
+    parser.add_argument(
+        "--zerogpu",
+        metavar="SCHEDULER_URL",
+        default=None,
+        help="run infer under the real `spaces` ZeroGPU client, asking this scheduler",
     )
     parser.add_argument(
         "command",
