@@ -351,7 +351,7 @@ def _png_embed(data: bytes, fields: dict[str, Any], software: str) -> bytes:
 def _png_read(data: bytes) -> dict[str, Any] | None:
     for kind, payload in _png_chunks(data):
         if kind == b"iTXt" and _png_keyword(kind, payload) == PNG_KEY:
-            keyword, rest = payload.split(b"\x00", 1)
+            _, rest = payload.split(b"\x00", 1)
             if rest[:1] != b"\x00":
                 return None  # compressed: not written by this module
             # skip flag, method, then language and translated keyword (NUL-ended)

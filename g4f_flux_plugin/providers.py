@@ -15,7 +15,7 @@ import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from g4f.errors import ModelNotFoundError
 from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMixin
@@ -145,8 +145,8 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
 
     default_model = MODEL_NAME
     default_image_model = default_model
-    model_aliases = {"flux-schnell": default_model, "flux": default_model}
-    image_models = [default_model, *model_aliases]
+    model_aliases: ClassVar[dict[str, str]] = {"flux-schnell": default_model, "flux": default_model}
+    image_models: ClassVar[list[str]] = [default_model, *model_aliases]
     models = image_models
 
     #: Seconds for a whole generation: ZeroGPU queues take minutes when busy.

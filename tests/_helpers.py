@@ -15,6 +15,7 @@ Everything listens on 127.0.0.1 only, and every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import uuid
 from collections.abc import Callable
@@ -27,15 +28,8 @@ from aiohttp import web
 from fault_scenarios import Recorded  # one record of a request, for every server and proxy here
 from PIL import Image
 
-from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell, FluxImageResponse, FluxProgress
-
-Provider = BlackForestLabs_Flux1Schnell
-TRANSPORTS = ("aiohttp", "curl_cffi")
-PROTOCOLS = ("call", "queue")
-
-
-# The replica's constants and colour rule, imported: replica.py imports only
-# the standard library at module level.
+# The replica's constants and colour rule: replica.py imports only the
+# standard library at module level.
 from replica import (  # noqa: F401 (for the test modules)
     EXCEPTION_MESSAGE,
     INFO_MESSAGE,
@@ -46,6 +40,11 @@ from replica import (  # noqa: F401 (for the test modules)
     seed_colour,
 )
 
+from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell, FluxImageResponse, FluxProgress
+
+Provider = BlackForestLabs_Flux1Schnell
+TRANSPORTS = ("aiohttp", "curl_cffi")
+PROTOCOLS = ("call", "queue")
 QUOTA_RETRY_AFTER = 312.0  # "Try again in 0:05:12."
 
 
@@ -55,8 +54,11 @@ def unique(text: str = "a red fox in the snow") -> str:
 
 
 # -- running the provider ----------------------------------------------------------
-async def generate(replica: Any = None, **kwargs: Any) -> list[Any]:
-    """Every item of one generation; ``replica`` sets ``api_base``. Small and fast by default."""
+async def generate(replica: Any = None, *, into: list[Any] | None = None, **kwargs: Any) -> list[Any]:
+    """Every item of one generation; ``replica`` sets ``api_base``. Small and fast by default.
+
+    ``into`` collects the items in a list of the caller's, so that what came
+    before an error is still there when the generation raises."""
     if replica is not None:
         kwargs.setdefault("api_base", replica.url)
     kwargs.setdefault("width", 256)
@@ -65,7 +67,10 @@ async def generate(replica: Any = None, **kwargs: Any) -> list[Any]:
     kwargs.setdefault("timeout", 60)
     model = kwargs.pop("model", "flux-schnell")
     messages = kwargs.pop("messages", None)
-    return [item async for item in Provider.create_async_generator(model, messages, **kwargs)]
+    items = [] if into is None else into
+    async for item in Provider.create_async_generator(model, messages, **kwargs):
+        items.append(item)
+    return items
 
 
 def images(items: list[Any]) -> list[FluxImageResponse]:
@@ -135,10 +140,12 @@ async def settle(timeout: float = 5.0) -> None:
 # -- images -------------------------------------------------------------------------
 async def download(url: str) -> tuple[str, bytes]:
     """(content type, body) of ``url``."""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=20)) as response:
-            assert response.status == 200, f"GET {url}: HTTP {response.status}"
-            return response.headers.get("content-type", ""), await response.read()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, timeout=aiohttp.ClientTimeout(total=20)) as response,
+    ):
+        assert response.status == 200, f"GET {url}: HTTP {response.status}"
+        return response.headers.get("content-type", ""), await response.read()
 
 
 def assert_image(data: bytes, width: int, height: int, seed: int) -> None:
@@ -149,7 +156,9 @@ def assert_image(data: bytes, width: int, height: int, seed: int) -> None:
         pixel = image.convert("RGB").getpixel((width // 2, height // 2))
     expected = seed_colour(seed)
     # Lossy WebP (YUV 4:2:0) shifts a solid colour by a few levels.
-    assert all(abs(a - b) <= 8 for a, b in zip(pixel, expected)), f"colour {pixel} is not {expected}"
+    assert all(abs(a - b) <= 8 for a, b in zip(pixel, expected, strict=True)), (
+        f"colour {pixel} is not {expected}"
+    )
 
 
 # -- a recording reverse proxy ------------------------------------------------------
@@ -324,7 +333,7 @@ class ForwardProxy:
                 ]
                 upstream_writer.write(
                     f"{method} {path} {version}\r\n".encode("latin-1")
-                    + b"\r\n".join(kept + [b"Connection: close"])
+                    + b"\r\n".join([*kept, b"Connection: close"])
                     + b"\r\n\r\n"
                 )
             # The exchange ends when the upstream side does (it was asked to
@@ -353,7 +362,5 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         pass
     finally:
         if writer.can_write_eof():
-            try:
+            with contextlib.suppress(OSError):
                 writer.write_eof()
-            except OSError:
-                pass

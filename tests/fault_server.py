@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import socket
 import threading
@@ -414,10 +415,8 @@ class FaultProxy(_ThreadedApp):
             if not upstream.headers.get("content-type", "").startswith("text/event-stream"):
                 payload = await upstream.read()
                 if route == "submit" and upstream.status == 200 and prompt is not None:
-                    try:
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
                         self._prompts[json.loads(payload)["event_id"]] = prompt
-                    except (ValueError, KeyError, TypeError):
-                        pass
                 return web.Response(status=upstream.status, body=payload, headers=out_headers)
             response = web.StreamResponse(status=upstream.status, headers=out_headers)
             await response.prepare(request)
@@ -534,7 +533,7 @@ def fresh(space, foreign, monkeypatch):
     monkeypatch.setattr(BlackForestLabs_Flux1Schnell, "config_cache", ConfigCache())
     space.use("ok")
     foreign.use("ok")
-    yield space
+    return space
 
 
 @pytest.fixture

@@ -58,7 +58,10 @@ def _table(report: str, heading: str) -> list[dict[str, str]]:
             break
         block.append(line)
     header = [cell.strip() for cell in block[0].strip("|").split("|")]
-    return [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in block[2:]]
+    return [
+        dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")), strict=True))
+        for line in block[2:]
+    ]
 
 
 @pytest.mark.timeout(900)

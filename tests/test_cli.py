@@ -122,7 +122,7 @@ def exif_record(path: Path) -> tuple[str, dict]:
 
 def near(colour, expected, tolerance=12) -> bool:
     # The Space's WebP is lossy: a solid colour comes back within a few units.
-    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected))
+    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=True))
 
 
 # -- no server needed -----------------------------------------------------
@@ -699,7 +699,7 @@ async def test_download_sends_the_token_only_to_the_space_and_follows_redirects(
         HttpClient(transport, "https://space.example", "hf_secret"), "https://space.example/file=a.webp"
     )
     assert (data, kind) == (image, "webp")
-    (first_url, first), (second_url, second) = transport.seen
+    (_, first), (second_url, second) = transport.seen
     assert first["x-hf-authorization"] == "Bearer hf_secret" and "authorization" not in first
     assert "x-hf-authorization" not in second and second_url.startswith("https://cdn.example/")
 

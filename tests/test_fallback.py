@@ -270,7 +270,7 @@ async def test_the_client_api_does_not_feed_the_circuit_breaker(ours_at, quota, 
     chain = IterListProvider([ours_at(quota.url), pinned("OtherFlux", replica.url)], shuffle=False)
     prompts = [unique() for _ in range(4)]
     for prompt in prompts:
-        url, provider = await generate(chain, prompt)
+        _, provider = await generate(chain, prompt)
         assert provider == "OtherFlux"
     assert ProviderCircuitBreaker.is_available(OURS_NAME)
     assert [len(jobs_for(quota, prompt)) for prompt in prompts] == [1, 1, 1, 1]

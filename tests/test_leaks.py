@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import configparser
+import contextlib
 import gc
 import os
 import subprocess
@@ -65,10 +66,9 @@ def open_fds() -> list[str]:
     """What this process's open descriptors point to."""
     targets = []
     for fd in os.listdir("/proc/self/fd"):
-        try:
+        # the descriptor listdir itself used is closed since
+        with contextlib.suppress(OSError):
             targets.append(os.readlink(f"/proc/self/fd/{fd}"))
-        except OSError:  # the descriptor listdir itself used, closed since
-            pass
     return targets
 
 
@@ -76,10 +76,13 @@ def open_fds() -> list[str]:
 
 
 async def test_unclosed_aiohttp_session_is_a_resource_warning():
-    with pytest.warns(ResourceWarning, match="Unclosed client session"):
+    def drop_an_open_session() -> None:
         session = aiohttp.ClientSession()
         del session
         gc.collect()
+
+    with pytest.warns(ResourceWarning, match="Unclosed client session"):
+        drop_an_open_session()
 
 
 def test_resource_warnings_are_errors_in_this_suite():

@@ -200,7 +200,8 @@ async def test_sizes_and_steps_are_clamped_before_sending(replica, given, sent):
 )
 async def test_bad_input_raises_value_error_before_any_request(recorder, bad):
     kwargs = {"prompt": unique(), **bad}
-    with pytest.raises(ValueError):
+    # Each message names what is wrong: the first keyword of the case.
+    with pytest.raises(ValueError, match=next(iter(bad))):
         await generate(api_base=recorder.url, **kwargs)
     assert recorder.requests == []
 
@@ -351,5 +352,5 @@ async def test_progress_items_have_no_images(replica):
     items = await generate(replica, prompt=unique(), protocol="queue")
     progress = [item for item in items if isinstance(item, FluxProgress)]
     assert progress and all(item.images == [] for item in progress)
-    assert [event.kind for event in events(items)][0] == "submitted"
+    assert next(event.kind for event in events(items)) == "submitted"
     assert all(str(item) == item.event.describe() + "\n" for item in progress)

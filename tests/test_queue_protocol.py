@@ -180,17 +180,7 @@ async def test_quota_after_progress(any_replica, protocol):
     """The consumer sees the queue's progress, then the quota error (text and retry_after)."""
     items: list = []
     with pytest.raises(QuotaExceededError) as caught:
-        async for item in Provider.create_async_generator(
-            "flux",
-            None,
-            prompt=unique("[[quota]]"),
-            api_base=any_replica.url,
-            protocol=protocol,
-            width=256,
-            height=256,
-            num_inference_steps=1,
-        ):
-            items.append(item)
+        await generate(any_replica, into=items, prompt=unique("[[quota]]"), protocol=protocol)
     assert isinstance(caught.value, g4f.errors.RateLimitError)
     assert QUOTA_MESSAGE in str(caught.value) and caught.value.retry_after == QUOTA_RETRY_AFTER
     assert [event.kind for event in events(items)][:2] == ["submitted", "queued"]
@@ -245,19 +235,9 @@ async def test_a_full_queue_is_a_rate_limit_error_after_bounded_retries(start_re
         # Enough time: the provider retries a full queue, 3 attempts in all, then gives up.
         items: list = []
         with pytest.raises(g4f.errors.RateLimitError) as caught:
-            async for item in Provider.create_async_generator(
-                "flux",
-                None,
-                prompt=unique(),
-                api_base=proxy.url,
-                transport=transport,
-                protocol="queue",
-                width=256,
-                height=256,
-                num_inference_steps=1,
-                timeout=30,
-            ):
-                items.append(item)
+            await generate(
+                proxy, into=items, prompt=unique(), transport=transport, protocol="queue", timeout=30
+            )
         assert isinstance(caught.value, SpaceStatusError) and caught.value.status == 503
         assert "Queue is full" in str(caught.value)
         assert not isinstance(caught.value, QuotaExceededError)

@@ -403,10 +403,15 @@ def test_line_over_the_limit_without_a_line_end_raises_early() -> None:
 def test_endless_line_fed_bytewise_stops_at_the_limit() -> None:
     decoder = SSEDecoder(max_line_bytes=100)
     fed = 0
-    with pytest.raises(SSELimitError):
+
+    def feed_bytewise() -> None:
+        nonlocal fed
         for _ in range(10_000):
             decoder.feed(b"x")
             fed += 1
+
+    with pytest.raises(SSELimitError):
+        feed_bytewise()
     assert fed == 100
 
 
@@ -453,9 +458,9 @@ def test_decoder_is_unusable_after_an_error() -> None:
 
 
 def test_limits_must_be_positive() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"max_line_bytes .* must be positive"):
         SSEDecoder(max_line_bytes=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_event_bytes must be positive"):
         SSEDecoder(max_event_bytes=0)
 
 
@@ -560,7 +565,9 @@ def test_encode_event_round_trips() -> None:
     ],
 )
 def test_encode_event_rejects_what_the_format_cannot_carry(kwargs: dict) -> None:
-    with pytest.raises(ValueError):
+    # The message names the field that cannot be carried.
+    field = next((name for name in kwargs if name != "data"), "data")
+    with pytest.raises(ValueError, match=f"^{field} must"):
         encode_event(**kwargs)
 
 

@@ -24,6 +24,7 @@ put back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator
 
@@ -44,10 +45,9 @@ class _LoopPool:
         self.closed = True
         transports, self.transports = list(self.transports.values()), {}
         for transport in transports:
-            try:
+            # one failing close must not keep the others open
+            with contextlib.suppress(Exception):
                 await transport.aclose()
-            except Exception:  # one failing close must not keep the others open
-                pass
 
 
 async def _keeper(pool: _LoopPool) -> AsyncIterator[None]:

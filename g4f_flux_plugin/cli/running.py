@@ -242,7 +242,7 @@ async def run(jobs: list[Job], settings: Settings, reporter: Reporter) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
     failures = [
         (job, task.exception())
-        for job, task in zip(jobs, tasks)
+        for job, task in zip(jobs, tasks, strict=True)
         if task.done() and not task.cancelled() and task.exception()
     ]
     if not failures:
