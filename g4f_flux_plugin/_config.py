@@ -49,12 +49,12 @@ class SpaceConfig:
         return self.enable_queue and self.protocol in QUEUE_PROTOCOLS and self.fn_index is not None
 
 
-def _number(props: dict, key: str, fallback: int) -> int:
+def _number(props: dict[str, Any], key: str, fallback: int) -> int:
     value = props.get(key)
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else fallback
 
 
-def _limits(inputs: list, components: dict[int, dict]) -> Limits:
+def _limits(inputs: list[int], components: dict[int, dict[str, Any]]) -> Limits:
     """Ranges from the ``infer`` inputs: [prompt, seed, randomize, width, height, steps]."""
     props = [components.get(component_id, {}).get("props") or {} for component_id in inputs]
     if len(props) < 6:
@@ -72,7 +72,7 @@ def _limits(inputs: list, components: dict[int, dict]) -> Limits:
     )
 
 
-def _trigger(dependency: dict) -> int | None:
+def _trigger(dependency: dict[str, Any]) -> int | None:
     targets = dependency.get("targets") or []
     first = targets[0] if targets else None
     if isinstance(first, (list, tuple)) and first and isinstance(first[0], int):

@@ -26,7 +26,7 @@ same attributes); the provider raises it ``from`` the original.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -119,7 +119,9 @@ def as_g4f(error: BaseException) -> BaseException:
     return error
 
 
-def raising_g4f_errors(generator: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+def raising_g4f_errors(
+    generator: Callable[..., AsyncGenerator[Any, None]],
+) -> Callable[..., AsyncGenerator[Any, None]]:
     """Wrap an async generator function so client errors leave it as their g4f twins.
 
     The wrapped generator is closed with the wrapper (``aclosing``), so a
@@ -127,7 +129,7 @@ def raising_g4f_errors(generator: Callable[..., AsyncIterator[Any]]) -> Callable
     """
 
     @functools.wraps(generator)
-    async def wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+    async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
         async with aclosing(generator(*args, **kwargs)) as items:
             try:
                 async for item in items:

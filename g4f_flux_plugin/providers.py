@@ -12,7 +12,7 @@ from __future__ import annotations
 import inspect
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from functools import partial
 from typing import Any, ClassVar
@@ -198,7 +198,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         protocol: str = "auto",
         progress_callback: Callable[[ProgressEvent], Any] | None = None,
         **kwargs: Any,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Generate ``n`` images (default 1); yield :class:`FluxProgress` items,
         then a :class:`FluxDone` status, then one :class:`FluxImageResponse`
         with every URL, in seed order.

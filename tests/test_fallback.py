@@ -25,8 +25,7 @@ import uuid
 
 import pytest
 from g4f.client import AsyncClient
-from g4f.errors import RetryProviderError
-from g4f.errors import TimeoutError as G4FTimeoutError
+from g4f.errors import RetryProviderError, TimeoutError as G4FTimeoutError
 from g4f.providers.response import ImageResponse, ProviderInfo
 from g4f.providers.retry_provider import IterListProvider, ProviderCircuitBreaker, RetryProvider
 

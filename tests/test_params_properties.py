@@ -12,8 +12,7 @@ import math
 import random
 
 import pytest
-from hypothesis import assume, example, given
-from hypothesis import strategies as st
+from hypothesis import assume, example, given, strategies as st
 
 from g4f_flux_plugin._params import (
     ASPECT_RATIOS,

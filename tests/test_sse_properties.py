@@ -17,8 +17,7 @@ from __future__ import annotations
 import itertools
 import re
 
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from sse_encoding import encode_event
 
 from g4f_flux_plugin._sse import Event, SSEDecoder

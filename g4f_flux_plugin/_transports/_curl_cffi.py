@@ -10,13 +10,12 @@ every transfer) and then waits for those tasks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from urllib.parse import urlsplit
 
 from curl_cffi import CurlError
-from curl_cffi.requests import AsyncSession
-from curl_cffi.requests import exceptions as curl_errors
+from curl_cffi.requests import AsyncSession, exceptions as curl_errors
 
 from .._errors import SpaceConnectError, SpaceConnectionError
 from . import _failures as failures
@@ -86,7 +85,7 @@ class _CurlResponse(Response):
         self.headers = {key.lower(): value for key, value in response.headers.items()}
         self.url = url
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         try:
             # aclosing: curl_cffi's generator must be closed with ours, not
             # left to a finalizer task when the caller stops early.
@@ -123,7 +122,7 @@ class _ReadCurlResponse(Response):
         self.url = url
         self._content = response.content
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         if self._content:
             yield self._content
 

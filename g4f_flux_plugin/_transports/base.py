@@ -19,7 +19,7 @@ connection at once, so the server sees the client go.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -50,7 +50,7 @@ class Response(ABC):
     url: str
 
     @abstractmethod
-    def aiter_bytes(self) -> AsyncIterator[bytes]:
+    def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         """Yield the body's bytes as they arrive (may be called once)."""
 
     async def read(self, limit: int) -> bytes:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json as json_module
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,7 +71,7 @@ class MockResponse(Response):
         self._hold_open = hold_open
         self._closing: asyncio.Event | None = None
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         for chunk in self._chunks:
             if chunk:
                 yield chunk

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from .base import Timeouts, Transport
 
@@ -38,7 +38,7 @@ class _LoopPool:
 
     def __init__(self) -> None:
         self.transports: dict[tuple[str, str | None], Transport] = {}
-        self.keeper: AsyncIterator[None] | None = None
+        self.keeper: AsyncGenerator[None, None] | None = None
         self.closed = False
 
     async def aclose(self) -> None:
@@ -50,7 +50,7 @@ class _LoopPool:
                 await transport.aclose()
 
 
-async def _keeper(pool: _LoopPool) -> AsyncIterator[None]:
+async def _keeper(pool: _LoopPool) -> AsyncGenerator[None, None]:
     # Suspended at the yield for the loop's whole life; shutdown_asyncgens()
     # closes it, which runs the finally.
     try:

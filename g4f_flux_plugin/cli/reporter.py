@@ -5,7 +5,7 @@ progress, notes and errors on stderr, and ``--quiet``.
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from .arguments import PROG
 
@@ -55,7 +55,7 @@ class Reporter:
             sys.stderr.flush()
             self._shown = 0
 
-    def result(self, record: dict) -> None:
+    def result(self, record: dict[str, object]) -> None:
         """Print one written image: its path and seed, or a JSON line."""
         import json
 
@@ -93,7 +93,7 @@ class Reporter:
         sys.stderr.flush()
 
 
-def _isatty(stream) -> bool:
+def _isatty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

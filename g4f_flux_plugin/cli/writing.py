@@ -23,8 +23,8 @@ FIELDS = ("prompt", "seed", "width", "height", "steps", "model", "space")
 
 
 def finish_image(
-    job: Job, settings: Settings, data: bytes, kind: str, record: dict, reporter: Reporter
-) -> dict:
+    job: Job, settings: Settings, data: bytes, kind: str, record: dict[str, object], reporter: Reporter
+) -> dict[str, object]:
     """Convert, embed, and write one image (and its sidecar); complete ``record``.
 
     Blocking work (Pillow, the file system): the caller runs it in a thread.
