@@ -82,7 +82,7 @@ class SpaceTimeoutError(client.SpaceTimeoutError, g4f.TimeoutError):
 
 
 #: Client error class -> its g4f-facing twin.
-G4F_TWINS: dict[type, type] = {
+G4F_TWINS: dict[type[BaseException], type[BaseException]] = {
     twin.__mro__[1]: twin
     for twin in (
         SpaceError,
@@ -107,7 +107,8 @@ def as_g4f(error: BaseException) -> BaseException:
     added (a subclass of a client error gets its nearest ancestor's twin);
     raise it ``from error`` so the client's traceback stays attached.
     """
-    if isinstance(error, g4f.G4FError):
+    already: bool = isinstance(error, g4f.G4FError)  # (g4f's classes are Any to the checker)
+    if already:
         return error
     for cls in type(error).__mro__:
         twin = G4F_TWINS.get(cls)

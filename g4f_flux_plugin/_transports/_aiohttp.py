@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Mapping
+from typing import TYPE_CHECKING, TypedDict
 
 import aiohttp
 
 from .._errors import SpaceConnectError, SpaceConnectionError
 from . import _failures as failures
 from ._failures import os_reason
-from .base import Response, Timeouts, Transport
+from .base import Method, Response, Timeouts, Transport
+
+if TYPE_CHECKING:
+    import ssl
+
+
+class _RequestOptions(TypedDict, total=False):
+    """Per-request settings; absent, the session's own apply."""
+
+    timeout: aiohttp.ClientTimeout
+
 
 __all__ = ["AiohttpTransport"]
 
@@ -34,7 +45,7 @@ def _translate(error: BaseException, url: str) -> Exception:
     return SpaceConnectionError(f"connection to {origin} broke: {reason}")
 
 
-def _connect_reason(error: BaseException, host: str) -> str:
+def _connect_reason(error: aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError, host: str) -> str:
     if isinstance(error, aiohttp.ClientProxyConnectionError):
         return f"{failures.PROXY} ({os_reason(error.os_error, host) or error.os_error})"
     if isinstance(error, aiohttp.ConnectionTimeoutError):
@@ -54,7 +65,7 @@ def _origin(url: str) -> tuple[str, str]:
     return f"{parsed.scheme}://{host}:{parsed.port}", parsed.host
 
 
-def _ssl_setting(verify: bool | str):
+def _ssl_setting(verify: bool | str) -> bool | ssl.SSLContext:
     if verify is True:
         return True
     if verify is False:
@@ -127,14 +138,14 @@ class AiohttpTransport(Transport):
 
     async def request(
         self,
-        method: str,
+        method: Method,
         url: str,
         *,
         headers: Mapping[str, str],
         content: bytes | None = None,
         timeout: float | None = None,
     ) -> Response:
-        options = (
+        options: _RequestOptions = (
             {}
             if timeout is None
             else {

@@ -22,10 +22,14 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
+from typing import Literal
 
 from .._errors import SpaceProtocolError
 
-__all__ = ["Response", "Timeouts", "Transport"]
+__all__ = ["Method", "Response", "Timeouts", "Transport"]
+
+#: The HTTP methods the client sends (Gradio's API needs no others).
+Method = Literal["GET", "POST"]
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ class Transport(ABC):
     @abstractmethod
     async def request(
         self,
-        method: str,
+        method: Method,
         url: str,
         *,
         headers: Mapping[str, str],

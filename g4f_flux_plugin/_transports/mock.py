@@ -25,7 +25,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mappi
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import Response, Transport
+from .base import Method, Response, Transport
 
 __all__ = ["MockRequest", "MockResponse", "MockTransport"]
 
@@ -34,7 +34,7 @@ __all__ = ["MockRequest", "MockResponse", "MockTransport"]
 class MockRequest:
     """What the client sent: method, URL, headers (lower-case names) and body."""
 
-    method: str
+    method: Method
     url: str
     headers: Mapping[str, str]
     content: bytes | None = None
@@ -103,7 +103,7 @@ class MockTransport(Transport):
 
     async def request(
         self,
-        method: str,
+        method: Method,
         url: str,
         *,
         headers: Mapping[str, str],
