@@ -157,6 +157,23 @@ class _Dropped(Exception):
     """The handler dropped the connection on purpose: nothing more to send."""
 
 
+#: Headers a proxy (this module's and tests/_helpers.py's) does not pass on (RFC 9110, 7.6.1), and those it recomputes.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+
+
 @dataclass
 class Recorded:
     """One request as a server or proxy of the tests saw it (``headers``: lower-case

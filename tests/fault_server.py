@@ -57,6 +57,7 @@ from aiohttp import web
 from fault_scenarios import (  # noqa: F401
     _SESSIONS,
     CHUNK,
+    HOP_BY_HOP,
     HTML_PAGE,
     IMAGE_BYTES,
     IMAGE_PATH,
@@ -291,23 +292,6 @@ class FaultServer(_ThreadedApp):
         return web.json_response({"detail": "Not Found"}, status=404)
 
 
-#: Headers a proxy does not pass on (RFC 9110, 7.6.1), and those it recomputes.
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
-
-
 class FaultProxy(_ThreadedApp):
     """A reverse proxy in front of a real Space that breaks one request in ``every``.
 
@@ -402,7 +386,7 @@ class FaultProxy(_ThreadedApp):
         if fault == "reset":
             reset(request)
             raise _Dropped
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         self.forwarded += 1
         async with self._session.request(
             request.method,
@@ -411,7 +395,7 @@ class FaultProxy(_ThreadedApp):
             data=body or None,
             allow_redirects=False,
         ) as upstream:
-            out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
+            out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
             if not upstream.headers.get("content-type", "").startswith("text/event-stream"):
                 payload = await upstream.read()
                 if route == "submit" and upstream.status == 200 and prompt is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, TypedDict
 
 import aiohttp
@@ -11,7 +11,7 @@ import aiohttp
 from .._errors import SpaceConnectError, SpaceConnectionError
 from . import _failures as failures
 from ._failures import os_reason
-from .base import Method, Response, Timeouts, Transport
+from .base import Body, Headers, Method, Response, Seconds, Timeouts, Transport
 
 if TYPE_CHECKING:
     import ssl
@@ -137,13 +137,7 @@ class AiohttpTransport(Transport):
         return self._session
 
     async def request(
-        self,
-        method: Method,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        content: bytes | None = None,
-        timeout: float | None = None,
+        self, method: Method, url: str, *, headers: Headers, content: Body = None, timeout: Seconds = None
     ) -> Response:
         options: _RequestOptions = (
             {}

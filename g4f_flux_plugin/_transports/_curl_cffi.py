@@ -10,7 +10,7 @@ every transfer) and then waits for those tasks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import TypedDict
 from urllib.parse import urlsplit
@@ -20,7 +20,7 @@ from curl_cffi.requests import AsyncSession, Response as CurlResponse, exception
 
 from .._errors import SpaceConnectError, SpaceConnectionError
 from . import _failures as failures
-from .base import Method, Response, Timeouts, Transport
+from .base import Body, Headers, Method, Response, Seconds, Timeouts, Transport
 
 
 class _RequestOptions(TypedDict, total=False):
@@ -189,13 +189,7 @@ class CurlCffiTransport(Transport):
         return self._session
 
     async def request(
-        self,
-        method: Method,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        content: bytes | None = None,
-        timeout: float | None = None,
+        self, method: Method, url: str, *, headers: Headers, content: Body = None, timeout: Seconds = None
     ) -> Response:
         # curl_cffi starts the transfer's task before the headers arrive; if we
         # are cancelled while waiting for them (a deadline), that task lives on

@@ -26,10 +26,16 @@ from typing import Literal
 
 from .._errors import SpaceProtocolError
 
-__all__ = ["Method", "Response", "Timeouts", "Transport"]
+__all__ = ["Body", "Headers", "Method", "Response", "Seconds", "Timeouts", "Transport"]
 
 #: The HTTP methods the client sends (Gradio's API needs no others).
 Method = Literal["GET", "POST"]
+#: A request's headers, sent as given.
+Headers = Mapping[str, str]
+#: A request's body, if it has one.
+Body = bytes | None
+#: A duration in seconds; ``None``: no bound of its own.
+Seconds = float | None
 
 
 @dataclass(frozen=True)
@@ -93,13 +99,7 @@ class Transport(ABC):
 
     @abstractmethod
     async def request(
-        self,
-        method: Method,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        content: bytes | None = None,
-        timeout: float | None = None,
+        self, method: Method, url: str, *, headers: Headers, content: Body = None, timeout: Seconds = None
     ) -> Response:
         """Send a request and return once the response headers have arrived.
 

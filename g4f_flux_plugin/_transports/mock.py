@@ -25,7 +25,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mappi
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import Method, Response, Transport
+from .base import Body, Headers, Method, Response, Seconds, Transport
 
 __all__ = ["MockRequest", "MockResponse", "MockTransport"]
 
@@ -102,13 +102,7 @@ class MockTransport(Transport):
     name = "mock"
 
     async def request(
-        self,
-        method: Method,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        content: bytes | None = None,
-        timeout: float | None = None,
+        self, method: Method, url: str, *, headers: Headers, content: Body = None, timeout: Seconds = None
     ) -> Response:
         sent = MockRequest(method, url, {key.lower(): value for key, value in headers.items()}, content)
         self.requests.append(sent)
