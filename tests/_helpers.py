@@ -46,6 +46,8 @@ Provider = BlackForestLabs_Flux1Schnell
 TRANSPORTS = ("aiohttp", "curl_cffi")
 PROTOCOLS = ("call", "queue")
 QUOTA_RETRY_AFTER = 312.0  # "Try again in 0:05:12."
+#: The command line's arguments for the smallest, fastest image.
+SMALL_CLI = ("--width", "256", "--height", "256", "--steps", "1")
 
 
 def unique(text: str = "a red fox in the snow") -> str:
@@ -71,6 +73,22 @@ async def generate(replica: Any = None, *, into: list[Any] | None = None, **kwar
     async for item in Provider.create_async_generator(model, messages, **kwargs):
         items.append(item)
     return items
+
+
+def job_kwargs(
+    replica: Any, prompt: str, transport: Any, protocol: str, steps: int, **extra: Any
+) -> dict[str, Any]:
+    """The provider's keywords for a 256x256 job of ``steps`` steps on ``replica``."""
+    return dict(
+        api_base=replica.url,
+        prompt=prompt,
+        transport=transport,
+        protocol=protocol,
+        width=256,
+        height=256,
+        num_inference_steps=steps,
+        **extra,
+    )
 
 
 def images(items: list[Any]) -> list[FluxImageResponse]:

@@ -27,6 +27,7 @@ from _helpers import (
     RecordingProxy,
     events,
     generate,
+    job_kwargs,
     server_jobs,
     settle,
     the_image,
@@ -303,16 +304,7 @@ CANCEL_WAYS = ["aclose", "break", "task_cancel", "deadline"]
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_stopping_a_running_job_cancels_it_on_the_space(any_replica, transport, protocol, way):
     prompt = unique("[[sleep=0.4]]")
-    kwargs = dict(
-        api_base=any_replica.url,
-        prompt=prompt,
-        transport=transport,
-        protocol=protocol,
-        width=256,
-        height=256,
-        num_inference_steps=6,
-        timeout=30,
-    )
+    kwargs = job_kwargs(any_replica, prompt, transport, protocol, 6, timeout=30)
     started = time.monotonic()
 
     if way == "aclose":
