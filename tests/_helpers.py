@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from fault_scenarios import HOP_BY_HOP, Recorded  # shared by every server and proxy here
+from fault_scenarios import HOP_BY_HOP, Recorded, forward  # shared by every server and proxy here
 from PIL import Image
 
 # The replica's constants and colour rule: replica.py imports only the
@@ -252,13 +252,7 @@ class RecordingProxy:
         if self.forwarded:
             headers.update({"x-forwarded-host": urlsplit(self.url).netloc, "x-forwarded-proto": "http"})
         assert self._session is not None
-        async with self._session.request(
-            request.method,
-            self.upstream + request.path_qs,
-            headers=headers,
-            data=body or None,
-            allow_redirects=False,
-        ) as upstream:
+        async with forward(self._session, self.upstream, request, headers, body) as upstream:
             response = web.StreamResponse(
                 status=upstream.status,
                 headers={k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP},

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
+    import aiohttp
     from fault_server import FaultServer
 
 #: Path of the image every successful job "made" (as Gradio names them).
@@ -172,6 +173,17 @@ HOP_BY_HOP = frozenset(
         "content-length",
     }
 )
+
+
+def forward(
+    session: aiohttp.ClientSession, upstream: str, request: web.Request, headers: dict[str, str], body: bytes
+) -> Any:
+    """The request a reverse proxy (this module's and tests/_helpers.py's) sends
+    upstream for ``request``: same method, path and query, no redirects followed.
+    Used as ``async with forward(...) as response``."""
+    return session.request(
+        request.method, upstream + request.path_qs, headers=headers, data=body or None, allow_redirects=False
+    )
 
 
 @dataclass

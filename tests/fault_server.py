@@ -69,6 +69,7 @@ from fault_scenarios import (  # noqa: F401
     Scenario,
     _Dropped,
     file_data,
+    forward,
     gradio_config,
     reset,
     status_response,
@@ -388,13 +389,7 @@ class FaultProxy(_ThreadedApp):
             raise _Dropped
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         self.forwarded += 1
-        async with self._session.request(
-            request.method,
-            self.upstream + request.path_qs,
-            headers=headers,
-            data=body or None,
-            allow_redirects=False,
-        ) as upstream:
+        async with forward(self._session, self.upstream, request, headers, body) as upstream:
             out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
             if not upstream.headers.get("content-type", "").startswith("text/event-stream"):
                 payload = await upstream.read()

@@ -139,10 +139,9 @@ def _fresh_environment(tmp_path: Path) -> tuple[Path, Path]:
     return python, purelib
 
 
-def test_wheel_in_a_fresh_environment_registers_the_provider(tmp_path, replica, dist):
-    wheel = dist.wheel
-    python, purelib = _fresh_environment(tmp_path)
-    subprocess.run(
+def _pip_install(python: Path, *args: str) -> None:
+    """This environment's pip installs into ``python``'s, offline, no dependencies."""
+    done = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -153,11 +152,19 @@ def test_wheel_in_a_fresh_environment_registers_the_provider(tmp_path, replica, 
             "-q",
             "--no-deps",
             "--no-index",
-            str(wheel),
+            *args,
         ],
-        check=True,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+
+
+def test_wheel_in_a_fresh_environment_registers_the_provider(tmp_path, replica, dist):
+    wheel = dist.wheel
+    python, purelib = _fresh_environment(tmp_path)
+    _pip_install(python, str(wheel))
     assert (purelib / PTH_NAME).is_file()
     assert not (purelib / "build_pth.py").exists()  # a build step, not installed
     assert (purelib / "g4f_flux_plugin" / "py.typed").is_file()
@@ -270,25 +277,7 @@ def test_editable_install_writes_the_hook(tmp_path):
     python, purelib = _fresh_environment(tmp_path)
     # Without build isolation the build runs in the fresh interpreter, which
     # finds setuptools through the test environment's path.
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(python),
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "-e",
-            str(source),
-        ],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
+    _pip_install(python, "--no-build-isolation", "-e", str(source))
     assert (purelib / PTH_NAME).is_file()
     assert _watchers(python, tmp_path) == [HOOK_MODULE]
     done = subprocess.run(

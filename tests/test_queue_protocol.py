@@ -162,12 +162,9 @@ async def test_progress_callback_receives_every_event(replica, asynchronous):
             received.append(event)
     else:
         callback = received.append
+    prompt = unique("[[info]] [[sleep=0.2]]")
     items = await generate(
-        replica,
-        prompt=unique("[[info]] [[sleep=0.2]]"),
-        num_inference_steps=2,
-        protocol="queue",
-        progress_callback=callback,
+        replica, prompt=prompt, num_inference_steps=2, protocol="queue", progress_callback=callback
     )
     the_image(items)
     assert received and all(isinstance(event, ProgressEvent) for event in received)
