@@ -18,12 +18,13 @@ import asyncio
 import contextlib
 import io
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import pytest
 from aiohttp import web
 from fault_scenarios import HOP_BY_HOP, Recorded, forward  # shared by every server and proxy here
 from PIL import Image
@@ -182,6 +183,14 @@ def assert_image(data: bytes, width: int, height: int, seed: int) -> None:
 # -- a recording reverse proxy ------------------------------------------------------
 # It decompresses what it forwards, so the encodings go too.
 _HOP_BY_HOP = HOP_BY_HOP | {"accept-encoding", "content-encoding"}
+
+
+@pytest.fixture
+async def recorder(any_replica: Any) -> AsyncIterator[RecordingProxy]:
+    """A recording proxy in front of each Gradio generation's replica in turn."""
+    proxy = await RecordingProxy(any_replica.url).start()
+    yield proxy
+    await proxy.close()
 
 
 @dataclass

@@ -709,6 +709,14 @@ class MalformedJson(Scenario):
         await writer.raw(name + b'data: {"msg": "process_completed", "output": [{"path": \n\n')
 
 
+async def _repeat(writer: Any, piece: bytes, size: int) -> None:
+    """Write ``piece`` again and again until at least ``size`` bytes have gone."""
+    sent = 0
+    while sent < size:
+        await writer.raw(piece)
+        sent += len(piece)
+
+
 class HugeLine(Scenario):
     """``huge_line``: a ``data`` line of ``size`` bytes (default 8 MiB), sent in 64 KiB writes."""
 
@@ -716,10 +724,7 @@ class HugeLine(Scenario):
 
     async def script(self, writer):
         await writer.raw(b"data: ")
-        sent = 0
-        while sent < self.options.get("size", 8 << 20):
-            await writer.raw(CHUNK)
-            sent += len(CHUNK)
+        await _repeat(writer, CHUNK, self.options.get("size", 8 << 20))
         await writer.raw(b"\n\n")
 
 
@@ -729,11 +734,7 @@ class HugeEvent(Scenario):
     name = "huge_event"
 
     async def script(self, writer):
-        line = b"data: " + CHUNK + b"\n"
-        sent = 0
-        while sent < self.options.get("size", 3 << 20):
-            await writer.raw(line)
-            sent += len(line)
+        await _repeat(writer, b"data: " + CHUNK + b"\n", self.options.get("size", 3 << 20))
         await writer.raw(b"\n")
 
 

@@ -31,7 +31,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import _helpers as helpers  # the replica's texts, as helpers.QUOTA_TITLE ...
+import _helpers as helpers  # the replica's texts (helpers.QUOTA_TITLE, ...), job_kwargs
 import aiohttp
 import g4f.errors
 import pytest
@@ -44,7 +44,6 @@ from _helpers import (
     download,
     events,
     generate,
-    job_kwargs,
     server_jobs,
     settle,
     the_image,
@@ -324,7 +323,7 @@ async def test_a_queued_job_closed_right_after_submission_never_starts(every_gen
 # -- stopping a running job: the Space is free at once ------------------------------
 async def _stop_running(replica, way: str, protocol: str, transport: str, prompt: str, on_running) -> None:
     """Run a long job, await ``on_running()`` once the Space runs it, then stop it by ``way``."""
-    kwargs = job_kwargs(replica, prompt, transport, protocol, HOLD_STEPS, timeout=HOLD_SECONDS + 30)
+    kwargs = helpers.job_kwargs(replica, prompt, transport, protocol, HOLD_STEPS, timeout=HOLD_SECONDS + 30)
     if way == "aclose":
         generator = Provider.create_async_generator("flux", None, **kwargs)
         await anext(generator)

@@ -15,7 +15,7 @@ import time
 import aiohttp
 import g4f.errors
 import pytest
-from _helpers import (
+from _helpers import (  # noqa: F401 (recorder: a fixture)
     INFO_MESSAGE,
     INFO_TITLE,
     PROTOCOLS,
@@ -28,6 +28,7 @@ from _helpers import (
     events,
     generate,
     job_kwargs,
+    recorder,
     server_jobs,
     settle,
     the_image,
@@ -43,14 +44,6 @@ from g4f_flux_plugin._errors import QuotaExceededError, SpaceError, SpaceProtoco
 from g4f_flux_plugin._events import ProgressEvent
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("clean_env")]
-
-
-@pytest.fixture
-async def recorder(any_replica):
-    """A recording proxy in front of each generation's replica in turn."""
-    proxy = await RecordingProxy(any_replica.url).start()
-    yield proxy
-    await proxy.close()
 
 
 def _infer_dependency(config: dict) -> tuple[int, int]:
