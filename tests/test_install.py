@@ -272,6 +272,54 @@ def test_sdist_and_wheel_are_complete(dist):
         assert readme_line in metadata  # the README is the long description
 
 
+# A user's code: reveal_type shows what a checker sees; one deliberate error.
+_USER_CODE = """
+from g4f_flux_plugin import FluxClient, SpaceError
+
+
+async def main() -> None:
+    async with FluxClient() as flux:
+        image = await flux.image("a fox")
+        reveal_type(image.seed)
+        wrong: int = image.url
+    try:
+        pass
+    except SpaceError as error:
+        reveal_type(error)
+"""
+
+
+def test_the_installed_package_is_typed(tmp_path, dist):
+    """py.typed in the wheel: a user's mypy --strict checks calls into the
+    installed package (without it: "missing library stubs or py.typed marker")."""
+    python, _ = _fresh_environment(tmp_path)
+    _pip_install(python, str(dist.wheel))
+    user = tmp_path / "user.py"
+    user.write_text(_USER_CODE)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--python-executable",
+            python,
+            "user.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [line.partition(": ")[2] for line in done.stdout.splitlines() if line.startswith("user.py:")]
+    assert lines == [
+        'note: Revealed type is "int | None"',
+        'error: Incompatible types in assignment (expression has type "str", variable has type "int")  [assignment]',
+        'note: Revealed type is "g4f_flux_plugin._errors.SpaceError"',
+    ], done.stdout + done.stderr
+
+
 def test_editable_install_writes_the_hook(tmp_path):
     source = _copy_sources(tmp_path)
     python, purelib = _fresh_environment(tmp_path)
