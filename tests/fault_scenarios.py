@@ -19,7 +19,7 @@ import socket
 import struct
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -203,6 +203,7 @@ class Recorded:
         return json.loads(self.body)
 
 
+@dataclass
 class EventWriter:
     """Writes a job's events in the call or the queue protocol's format.
 
@@ -211,22 +212,13 @@ class EventWriter:
     pieces as small as the network allows.
     """
 
-    def __init__(
-        self,
-        request: web.Request,
-        response: web.StreamResponse,
-        proto: str,
-        event_id: str,
-        *,
-        crlf: bool = False,
-        bytewise: bool = False,
-    ) -> None:
-        self.request = request
-        self.response = response
-        self.proto = proto
-        self.event_id = event_id
-        self.crlf = crlf
-        self.bytewise = bytewise
+    request: web.Request
+    response: web.StreamResponse
+    proto: str
+    event_id: str
+    _: KW_ONLY
+    crlf: bool = False
+    bytewise: bool = False
 
     async def raw(self, data: bytes) -> None:
         if self.crlf:
