@@ -65,13 +65,12 @@ def queue_progress(message: dict[str, Any], event_id: str) -> ProgressEvent | No
     ``process_generating``, and kinds of newer Gradio)."""
     kind = message.get("msg")
     if kind == "estimation":
-        return ProgressEvent(
-            "queued",
-            rank=_int(message.get("rank")),
-            queue_size=_int(message.get("queue_size")),
-            eta=_float(message.get("rank_eta")),
-            event_id=event_id,
+        rank, size, eta = (
+            _int(message.get("rank")),
+            _int(message.get("queue_size")),
+            _float(message.get("rank_eta")),
         )
+        return ProgressEvent("queued", rank=rank, queue_size=size, eta=eta, event_id=event_id)
     if kind == "process_starts":
         return ProgressEvent("started", eta=_float(message.get("eta")), event_id=event_id)
     if kind == "progress":
