@@ -133,22 +133,14 @@ class ProviderContender(Contender):
             return len(await response.read(DOWNLOAD_LIMIT))
 
     async def _generate(self, transport, seed: int) -> str:
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = dict(prompt=PROMPT, width=SIZE, height=SIZE, num_inference_steps=STEPS)
         if transport is not None:
             options["transport"] = transport
         if self._protocol_arg is not None:
             options["protocol"] = self._protocol_arg
         last = None
         async for item in self._provider.create_async_generator(
-            "flux-schnell",
-            None,
-            prompt=PROMPT,
-            width=SIZE,
-            height=SIZE,
-            num_inference_steps=STEPS,
-            seed=seed,
-            api_base=self.url,
-            **options,
+            "flux-schnell", None, seed=seed, api_base=self.url, **options
         ):
             last = item
         return last.images[0]

@@ -153,6 +153,22 @@ def notes(lat: list[LatencyResult]) -> list[str]:
     ]
 
 
+#: The latency table's columns, in order.
+COLUMNS = (
+    "contender",
+    "median ms",
+    "p10",
+    "p90",
+    "vs floor (same protocol)",
+    "vs gradio_client",
+    "client CPU ms",
+    "CPU vs floor",
+    "new TCP connections per generation",
+    "n",
+    "errors",
+)
+
+
 def render(lat: list[LatencyResult], plan: Plan) -> str:
     """The latency section."""
     intro = (
@@ -188,20 +204,5 @@ def render(lat: list[LatencyResult], plan: Plan) -> str:
                 str(r.errors),
             ]
         )
-    table = md_table(
-        [
-            "contender",
-            "median ms",
-            "p10",
-            "p90",
-            "vs floor (same protocol)",
-            "vs gradio_client",
-            "client CPU ms",
-            "CPU vs floor",
-            "new TCP connections per generation",
-            "n",
-            "errors",
-        ],
-        rows,
-    )
+    table = md_table(list(COLUMNS), rows)
     return f"{HEADING}\n\n{intro}\n{table}\n"

@@ -32,7 +32,7 @@ def contender_names(quick: bool) -> list[str]:
     names = ["provider aiohttp/call", "provider aiohttp/queue", "provider aiohttp/queue long-lived"]
     if "curl_cffi" in transports():
         names += ["provider curl_cffi/queue", "provider curl_cffi/queue long-lived"]
-    return names + ["floor call", "floor queue"]
+    return [*names, "floor call", "floor queue"]
 
 
 def _proc_status_kib(key: str) -> int:

@@ -181,7 +181,7 @@ def _cold_commands(url: str, output: str) -> dict[str, tuple[str, list[str]]]:
         found["g4f-flux"] = (f'`g4f-flux "..." --api-base URL -o FILE {" ".join(size)} -q`', argv)
         found["g4f-flux --no-metadata"] = (
             "the same with `--no-metadata` (no Pillow)",
-            argv + ["--no-metadata"],
+            [*argv, "--no-metadata"],
         )
     found[FLOOR_SCRIPT] = (
         "`python benchmarks/floor.py URL -o FILE` (aiohttp, /config, call, download)",

@@ -95,7 +95,7 @@ def _attempt(results: dict[str, object], names: tuple[str, ...], measure_them) -
     except Exception as error:  # a broken section must not cost the whole run
         log(f"{'/'.join(names)} failed:\n{traceback.format_exc()}")
         values = (SectionFailed(names, error),) * len(names)
-    for name, value in zip(names, values):
+    for name, value in zip(names, values, strict=True):
         results[name] = value
 
 

@@ -21,6 +21,9 @@ from pathlib import Path
 from common import REPLICA, ROOT
 from launch import ServerProcess, free_port  # tests/launch.py: one launcher for tests and benchmarks
 
+#: Seconds the benchmark's replica keeps an idle keep-alive connection open.
+KEEP_ALIVE = 600
+
 
 class Replica:
     """``tests/replica.py`` in a subprocess on a free port of 127.0.0.1."""
@@ -46,6 +49,14 @@ class Replica:
                 "0",
                 "--concurrency-limit",
                 self.concurrency,
+                # Longer than any pause between two generations of one
+                # contender in a run. With uvicorn's 5 s, a keep-alive client
+                # whose next request left just as the server closed the idle
+                # connection got "Server disconnected" (the floor, which never
+                # retries, under load): a race with the server's timer, not
+                # something the benchmark measures.
+                "--keep-alive",
+                KEEP_ALIVE,
             ],
             log_path=Path(self._logs.name) / "replica.log",
             cwd=ROOT,

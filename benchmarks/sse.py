@@ -8,6 +8,7 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from common import Plan, available, rotated
 from report import Target, md_table
@@ -15,68 +16,13 @@ from stats import Dist, fmt, fmt_ratio, ratio
 
 # Every queue/data message of the project's Gradio 6.31 captures 07, 08 and 10
 # (queued jobs, progress, gr.Error and plain exceptions, toasts, a generator,
-# heartbeats), verbatim and in the order they were sent.
-RECORDED_QUEUE_MESSAGES = r"""
-{"msg":"estimation","event_id":"3efc6a7269624d2293effd3f4ad9ed1a","rank":0,"queue_size":1,"rank_eta":0.6123877763748169}
-{"msg":"process_starts","event_id":"3efc6a7269624d2293effd3f4ad9ed1a","eta":0.6123877763748169}
-{"msg":"progress","event_id":"3efc6a7269624d2293effd3f4ad9ed1a","progress_data":[{"index":0,"length":3,"unit":"steps","progress":null,"desc":null}]}
-{"msg":"estimation","event_id":"d068462bfd7943759efe092b8fd0c63a","rank":0,"queue_size":1,"rank_eta":1.099591851234436}
-{"msg":"estimation","event_id":"2f1b17d4234e4744ae46f3c07f4b98b7","rank":1,"queue_size":2,"rank_eta":1.7018663883209229}
-{"msg":"progress","event_id":"3efc6a7269624d2293effd3f4ad9ed1a","progress_data":[{"index":1,"length":3,"unit":"steps","progress":null,"desc":null}]}
-{"msg":"progress","event_id":"3efc6a7269624d2293effd3f4ad9ed1a","progress_data":[{"index":2,"length":3,"unit":"steps","progress":null,"desc":null}]}
-{"msg":"process_completed","event_id":"3efc6a7269624d2293effd3f4ad9ed1a","output":{"data":[{"path":"/tmp/gradio/781bac4ee98e4f2682d51a2b546c50bdf811c344e5fe956b6b66a08d41a3a1bc/image.webp","url":"http://127.0.0.1:7860/gradio_api/file=/tmp/gradio/781bac4ee98e4f2682d51a2b546c50bdf811c344e5fe956b6b66a08d41a3a1bc/image.webp","size":null,"orig_name":"image.webp","mime_type":null,"is_stream":false,"meta":{"_type":"gradio.FileData"}},1],"is_generating":false,"duration":0.6059010028839111,"average_duration":0.4436396598815918,"render_config":null,"changed_state_ids":[],"used_cache":null},"success":true,"title":null,"used_cache":null,"cache_duration":0.6059010028839111,"avg_time":0.4436396598815918}
-{"msg":"estimation","event_id":"2f1b17d4234e4744ae46f3c07f4b98b7","rank":0,"queue_size":1,"rank_eta":1.223539193471273}
-{"msg":"process_starts","event_id":"d068462bfd7943759efe092b8fd0c63a","eta":0.6117776234944662}
-{"msg":"progress","event_id":"d068462bfd7943759efe092b8fd0c63a","progress_data":[{"index":0,"length":3,"unit":"steps","progress":null,"desc":null}]}
-{"msg":"progress","event_id":"d068462bfd7943759efe092b8fd0c63a","progress_data":[{"index":1,"length":3,"unit":"steps","progress":null,"desc":null}]}
-{"msg":"progress","event_id":"d068462bfd7943759efe092b8fd0c63a","progress_data":[{"index":2,"length":3,"unit":"steps","progress":null,"desc":null}]}
-{"msg":"process_completed","event_id":"d068462bfd7943759efe092b8fd0c63a","output":{"data":[{"path":"/tmp/gradio/c538daf0960fb70718327883c7bc9178ad6aceeac7672fa5cd63ff18048ad8d0/image.webp","url":"http://127.0.0.1:7860/gradio_api/file=/tmp/gradio/c538daf0960fb70718327883c7bc9178ad6aceeac7672fa5cd63ff18048ad8d0/image.webp","size":null,"orig_name":"image.webp","mime_type":null,"is_stream":false,"meta":{"_type":"gradio.FileData"}},2],"is_generating":false,"duration":0.6019954681396484,"average_duration":0.4700322945912679,"render_config":null,"changed_state_ids":[],"used_cache":null},"success":true,"title":null,"used_cache":null,"cache_duration":0.6019954681396484,"avg_time":0.4700322945912679}
-{"msg":"process_starts","event_id":"2f1b17d4234e4744ae46f3c07f4b98b7","eta":0.6115366816520691}
-{"msg":"progress","event_id":"2f1b17d4234e4744ae46f3c07f4b98b7","progress_data":[{"index":0,"length":3,"unit":"steps","progress":null,"desc":null}]}
-{"msg":"progress","event_id":"2f1b17d4234e4744ae46f3c07f4b98b7","progress_data":[{"index":1,"length":3,"unit":"steps","progress":null,"desc":null}]}
-{"msg":"progress","event_id":"2f1b17d4234e4744ae46f3c07f4b98b7","progress_data":[{"index":2,"length":3,"unit":"steps","progress":null,"desc":null}]}
-{"msg":"process_completed","event_id":"2f1b17d4234e4744ae46f3c07f4b98b7","output":{"data":[{"path":"/tmp/gradio/3af8a6d1daafd4464681fdcfe7103ec052d5047a592eefff7a9f28b0f4718620/image.webp","url":"http://127.0.0.1:7860/gradio_api/file=/tmp/gradio/3af8a6d1daafd4464681fdcfe7103ec052d5047a592eefff7a9f28b0f4718620/image.webp","size":null,"orig_name":"image.webp","mime_type":null,"is_stream":false,"meta":{"_type":"gradio.FileData"}},3],"is_generating":false,"duration":0.602092981338501,"average_duration":0.48889810698372976,"render_config":null,"changed_state_ids":[],"used_cache":null},"success":true,"title":null,"used_cache":null,"cache_duration":0.602092981338501,"avg_time":0.48889810698372976}
-{"msg":"close_stream","event_id":null}
-{"msg":"estimation","event_id":"3c7eaff60c464098bfcd720ed9a834a0","rank":0,"queue_size":1,"rank_eta":null}
-{"msg":"process_starts","event_id":"3c7eaff60c464098bfcd720ed9a834a0","eta":null}
-{"msg":"estimation","event_id":"ec1ef5e969bd4580bb622a1a55b329d9","rank":0,"queue_size":1,"rank_eta":null}
-{"msg":"process_starts","event_id":"ec1ef5e969bd4580bb622a1a55b329d9","eta":null}
-{"msg":"estimation","event_id":"98afe83afbc44e6caea148853af295de","rank":0,"queue_size":1,"rank_eta":0.20810914039611816}
-{"msg":"process_starts","event_id":"98afe83afbc44e6caea148853af295de","eta":0.20810914039611816}
-{"msg":"log","event_id":"98afe83afbc44e6caea148853af295de","log":"Waiting for a GPU to become available","level":"info","duration":10.0,"visible":true,"title":"ZeroGPU queue"}
-{"msg":"estimation","event_id":"1bd01364ca4249fbb0a9ac1351aef52c","rank":0,"queue_size":1,"rank_eta":0.6158504486083984}
-{"msg":"process_starts","event_id":"1bd01364ca4249fbb0a9ac1351aef52c","eta":0.6158504486083984}
-{"msg":"process_completed","event_id":"3c7eaff60c464098bfcd720ed9a834a0","output":{"error":"You have exceeded your free ZeroGPU quota (60s requested vs. 13s left). Try again in 0:05:12. ","duration":10,"visible":true,"title":"ZeroGPU quota exceeded"},"success":false,"title":"ZeroGPU quota exceeded","used_cache":null,"cache_duration":null,"avg_time":null}
-{"msg":"process_completed","event_id":"ec1ef5e969bd4580bb622a1a55b329d9","output":{"error":null},"success":false,"title":"Error","used_cache":null,"cache_duration":null,"avg_time":null}
-{"msg":"log","event_id":"98afe83afbc44e6caea148853af295de","log":"GPU task is exceeding its requested duration and might be aborted","level":"warning","duration":10.0,"visible":true,"title":"ZeroGPU duration"}
-{"msg":"process_completed","event_id":"98afe83afbc44e6caea148853af295de","output":{"data":[{"path":"/tmp/gradio/7df6a236dec4b7de10262377084eb90e05616ac9bb7c582bd5f86ca175dd47bc/image.webp","url":"http://127.0.0.1:7860/gradio_api/file=/tmp/gradio/7df6a236dec4b7de10262377084eb90e05616ac9bb7c582bd5f86ca175dd47bc/image.webp","size":null,"orig_name":"image.webp","mime_type":null,"is_stream":false,"meta":{"_type":"gradio.FileData"}},1],"is_generating":false,"duration":0.20074200630187988,"average_duration":0.2008293867111206,"render_config":null,"changed_state_ids":[],"used_cache":null},"success":true,"title":null,"used_cache":null,"cache_duration":0.20074200630187988,"avg_time":0.2008293867111206}
-{"msg":"process_generating","event_id":"1bd01364ca4249fbb0a9ac1351aef52c","output":{"data":[{"path":"/tmp/gradio/7df6a236dec4b7de10262377084eb90e05616ac9bb7c582bd5f86ca175dd47bc/image.webp","url":"http://127.0.0.1:7860/gradio_api/file=/tmp/gradio/7df6a236dec4b7de10262377084eb90e05616ac9bb7c582bd5f86ca175dd47bc/image.webp","size":null,"orig_name":"image.webp","mime_type":null,"is_stream":false,"meta":{"_type":"gradio.FileData"}},1],"is_generating":true,"duration":0.20071887969970703,"average_duration":0.16067986488342284,"render_config":null,"changed_state_ids":[],"used_cache":null},"success":true,"time_limit":null}
-{"msg":"process_generating","event_id":"1bd01364ca4249fbb0a9ac1351aef52c","output":{"data":[[["replace",["path"],"/tmp/gradio/cc2221fba59c32d26a0ae9a49995abf5f19ef74a02fe9a3aaa060ce07e8033fb/image.webp"],["replace",["url"],"http://127.0.0.1:7860/gradio_api/file=/tmp/gradio/cc2221fba59c32d26a0ae9a49995abf5f19ef74a02fe9a3aaa060ce07e8033fb/image.webp"]],[]],"is_generating":true,"duration":0.20081233978271484,"average_duration":0.16736861069997153,"render_config":null,"changed_state_ids":[],"used_cache":null},"success":true,"time_limit":null}
-{"msg":"process_completed","event_id":"1bd01364ca4249fbb0a9ac1351aef52c","output":{"data":[{"path":"/tmp/gradio/cc2221fba59c32d26a0ae9a49995abf5f19ef74a02fe9a3aaa060ce07e8033fb/image.webp","url":"http://127.0.0.1:7860/gradio_api/file=/tmp/gradio/cc2221fba59c32d26a0ae9a49995abf5f19ef74a02fe9a3aaa060ce07e8033fb/image.webp","size":null,"orig_name":"image.webp","mime_type":null,"is_stream":false,"meta":{"_type":"gradio.FileData"}},1],"is_generating":false,"duration":0.0006139278411865234,"average_duration":0.14354651314871653,"render_config":null,"changed_state_ids":[],"used_cache":null},"success":true,"title":null,"used_cache":null,"cache_duration":0.0006139278411865234,"avg_time":0.14354651314871653}
-{"msg":"close_stream","event_id":null}
-{"msg":"estimation","event_id":"9b797172e9cc493b874cef9f10b9ceb5","rank":0,"queue_size":1,"rank_eta":null}
-{"msg":"process_starts","event_id":"9b797172e9cc493b874cef9f10b9ceb5","eta":null}
-{"msg":"estimation","event_id":"f05d9af9b0f64d97858f66b1af3fcee1","rank":0,"queue_size":1,"rank_eta":null}
-{"msg":"process_starts","event_id":"f05d9af9b0f64d97858f66b1af3fcee1","eta":null}
-{"msg":"process_completed","event_id":"9b797172e9cc493b874cef9f10b9ceb5","output":{"error":"You have exceeded your free ZeroGPU quota (60s requested vs. 13s left). Try again in 0:05:12. ","duration":10,"visible":true,"title":"ZeroGPU quota exceeded"},"success":false,"title":"ZeroGPU quota exceeded","used_cache":null,"cache_duration":null,"avg_time":null}
-{"msg":"process_completed","event_id":"f05d9af9b0f64d97858f66b1af3fcee1","output":{"error":"CUDA out of memory (simulated plain exception)","visible":true},"success":false,"title":"Error","used_cache":null,"cache_duration":null,"avg_time":null}
-{"msg":"close_stream","event_id":null}
-{"msg":"estimation","event_id":"63e48e0fc9ae4db18c6c4997d048307f","rank":0,"queue_size":1,"rank_eta":null}
-{"msg":"process_starts","event_id":"63e48e0fc9ae4db18c6c4997d048307f","eta":null}
-{"msg":"progress","event_id":"63e48e0fc9ae4db18c6c4997d048307f","progress_data":[{"index":0,"length":17,"unit":"steps","progress":null,"desc":null}]}
-{"msg":"progress","event_id":"63e48e0fc9ae4db18c6c4997d048307f","progress_data":[{"index":1,"length":17,"unit":"steps","progress":null,"desc":null}]}
-{"msg":"progress","event_id":"63e48e0fc9ae4db18c6c4997d048307f","progress_data":[{"index":2,"length":17,"unit":"steps","progress":null,"desc":null}]}
-{"msg":"heartbeat","event_id":null}
-{"msg":"progress","event_id":"63e48e0fc9ae4db18c6c4997d048307f","progress_data":[{"index":16,"length":17,"unit":"steps","progress":null,"desc":null}]}
-{"msg":"progress","event_id":"63e48e0fc9ae4db18c6c4997d048307f","progress_data":[]}
-{"msg":"process_completed","event_id":"63e48e0fc9ae4db18c6c4997d048307f","output":{"data":[{"path":"/tmp/gradio/cac1dffc30bd3a1aa67152924d038b0c1f1e9529c507768854e7bc107f0fb5c8/image.webp","url":"http://127.0.0.1:7862/gradio_api/file=/tmp/gradio/cac1dffc30bd3a1aa67152924d038b0c1f1e9529c507768854e7bc107f0fb5c8/image.webp","size":null,"orig_name":"image.webp","mime_type":null,"is_stream":false,"meta":{"_type":"gradio.FileData"}},1],"is_generating":false,"duration":17.007033824920654,"average_duration":17.007033824920654,"render_config":null,"changed_state_ids":[],"used_cache":null},"success":true,"title":null,"used_cache":null,"cache_duration":17.007033824920654,"avg_time":17.007033824920654}
-{"msg":"close_stream","event_id":null}
-"""
+# heartbeats), verbatim and in the order they were sent, one a line.
+RECORDED_QUEUE_MESSAGES = Path(__file__).with_name("recorded_queue_messages.jsonl")
 
 
 def recorded_messages() -> list[str]:
     """The recorded queue/data messages (JSON text), in order."""
-    return [line for line in RECORDED_QUEUE_MESSAGES.strip().splitlines() if line]
+    return [line for line in RECORDED_QUEUE_MESSAGES.read_text(encoding="utf-8").splitlines() if line]
 
 
 def build_stream(target_bytes: int) -> bytes:

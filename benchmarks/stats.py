@@ -52,7 +52,7 @@ def ratio(a: float | None, b: float | None) -> float | None:
 def paired_ratios(a: list[float], b: list[float]) -> Dist:
     """``a[i] / b[i]`` for each pair measured side by side (the same round):
     the machine's drift over a run cancels within a pair, not across medians."""
-    return Dist([x / y for x, y in zip(a, b) if y])
+    return Dist([x / y for x, y in zip(a, b, strict=True) if y])
 
 
 def fmt(value: float | None, digits: int = 1) -> str:

@@ -48,7 +48,7 @@ async def measure(
     # batches end with errors) cannot slow the next contender's batch.
     rotating = [c for c in contenders if not c.blocking]
     last = [c for c in contenders if c.blocking]
-    for level, reps in zip(plan.tp_levels, plan.tp_reps):
+    for level, reps in zip(plan.tp_levels, plan.tp_reps, strict=True):
         for rep in range(reps):
             for contender in rotated(rotating, rep + level) + last:
                 log(f"throughput: {contender.name}, {plan.tp_total} generations, {level} at a time")
@@ -122,7 +122,9 @@ def notes(tp: list[ThroughputResult]) -> list[str]:
 
 def render(tp: list[ThroughputResult], plan: Plan) -> str:
     """The throughput section."""
-    reps = ", ".join(f"{n} at {level} at a time" for level, n in zip(plan.tp_levels, plan.tp_reps))
+    reps = ", ".join(
+        f"{n} at {level} at a time" for level, n in zip(plan.tp_levels, plan.tp_reps, strict=True)
+    )
     intro = (
         f"Generations per second (higher is better), median over repetitions ({reps}; contenders "
         "interleaved, the first one rotating); every contender ran a warm-up batch first. Async contenders "

@@ -17,8 +17,39 @@ an HTTP library, and ``g4f-flux --help`` and the start-up hook stay fast.
 from __future__ import annotations
 
 from importlib import import_module
+from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+# What type checkers see (``X as X``: an explicit re-export); at run time
+# __getattr__ imports each name on first use.
+if TYPE_CHECKING:
+    from ._client import FluxClient as FluxClient
+    from ._errors import (
+        FluxClientError as FluxClientError,
+        JobCancelledError as JobCancelledError,
+        QuotaExceededError as QuotaExceededError,
+        SpaceAuthError as SpaceAuthError,
+        SpaceConnectError as SpaceConnectError,
+        SpaceConnectionError as SpaceConnectionError,
+        SpaceError as SpaceError,
+        SpaceProtocolError as SpaceProtocolError,
+        SpaceRateLimitError as SpaceRateLimitError,
+        SpaceStatusError as SpaceStatusError,
+        SpaceTimeoutError as SpaceTimeoutError,
+        StreamCutError as StreamCutError,
+    )
+    from ._events import GeneratedImage as GeneratedImage, ProgressEvent as ProgressEvent
+    from ._registry import autoload as autoload, load_entry_point_providers as load_entry_point_providers
+    from ._transports._aiohttp import AiohttpTransport as AiohttpTransport
+    from ._transports._curl_cffi import CurlCffiTransport as CurlCffiTransport
+    from ._transports.base import Transport as Transport
+    from ._transports.mock import (
+        MockRequest as MockRequest,
+        MockResponse as MockResponse,
+        MockTransport as MockTransport,
+    )
+    from .providers import BlackForestLabs_Flux1Schnell as BlackForestLabs_Flux1Schnell
+
+__version__ = "0.2.0"
 
 # Public name -> the module that defines it.
 _EXPORTS = {

@@ -12,7 +12,7 @@ outlives it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from typing import Any
 
@@ -23,7 +23,7 @@ from ._gradio import SpaceClient
 __all__ = ["run_jobs"]
 
 
-async def run_jobs(client: SpaceClient, requests: Sequence[Any]) -> AsyncIterator[tuple[int, Any]]:
+async def run_jobs(client: SpaceClient, requests: Sequence[Any]) -> AsyncGenerator[tuple[int, Any], None]:
     """Run one generation per request concurrently; yield ``(index, item)``.
 
     A request is what :meth:`SpaceClient.generate` takes: a function of the

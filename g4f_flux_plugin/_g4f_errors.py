@@ -27,7 +27,7 @@ same attributes); the provider raises it ``from`` the original.
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from typing import Any
 
@@ -95,7 +95,7 @@ class SpaceTimeoutError(client.SpaceTimeoutError, g4f.TimeoutError):
 
 
 #: Client error class -> its g4f-facing twin.
-G4F_TWINS: dict[type, type] = {
+G4F_TWINS: dict[type[BaseException], type[BaseException]] = {
     twin.__mro__[1]: twin
     for twin in (
         SpaceError,
@@ -121,7 +121,8 @@ def as_g4f(error: BaseException) -> BaseException:
     added (a subclass of a client error gets its nearest ancestor's twin);
     raise it ``from error`` so the client's traceback stays attached.
     """
-    if isinstance(error, g4f.G4FError):
+    already: bool = isinstance(error, g4f.G4FError)  # (g4f's classes are Any to the checker)
+    if already:
         return error
     for cls in type(error).__mro__:
         twin = G4F_TWINS.get(cls)
@@ -133,7 +134,9 @@ def as_g4f(error: BaseException) -> BaseException:
     return error
 
 
-def raising_g4f_errors(generator: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+def raising_g4f_errors(
+    generator: Callable[..., AsyncGenerator[Any, None]],
+) -> Callable[..., AsyncGenerator[Any, None]]:
     """Wrap an async generator function so client errors leave it as their g4f twins.
 
     The wrapped generator is closed with the wrapper (``aclosing``), so a
@@ -141,7 +144,7 @@ def raising_g4f_errors(generator: Callable[..., AsyncIterator[Any]]) -> Callable
     """
 
     @functools.wraps(generator)
-    async def wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+    async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, None]:
         async with aclosing(generator(*args, **kwargs)) as items:
             try:
                 async for item in items:

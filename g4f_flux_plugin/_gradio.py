@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
@@ -37,7 +37,8 @@ from ._layout import Layout
 from ._memory import SpaceMemory
 from ._params import ImageRequest, Limits
 from ._retry import RetryPolicy, is_retryable
-from ._sse import SSEDecoder, SSEError
+from ._sse import Event, SSEDecoder, SSEError
+from ._transports.base import Response
 from ._zerogpu import token_warning
 
 __all__ = ["PROTOCOLS", "RequestBuilder", "RetryPolicy", "SpaceClient", "is_retryable"]
@@ -71,7 +72,7 @@ class SpaceClient:
         http: HttpClient,
         *,
         protocol: str = "auto",
-        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 (frozen: one shared default is safe)
+        retry: RetryPolicy = RetryPolicy(),
         deadline: float | None = None,
         config_cache: ConfigCache | None = None,
         space_memory: SpaceMemory | None = None,
@@ -110,7 +111,7 @@ class SpaceClient:
         return config
 
     # -- a whole generation -----------------------------------------------
-    async def generate(self, request: RequestBuilder) -> AsyncIterator[Any]:
+    async def generate(self, request: RequestBuilder) -> AsyncGenerator[Any, None]:
         """Run one generation with retries; yield progress, then the image.
 
         ``request`` is a function of the Space's :class:`Limits` that returns
@@ -153,7 +154,7 @@ class SpaceClient:
                 await asyncio.sleep(delay)
                 retry += 1
 
-    async def _attempt(self, request: RequestBuilder) -> AsyncIterator[Any]:
+    async def _attempt(self, request: RequestBuilder) -> AsyncGenerator[Any, None]:
         """One submission, after which the config is checked once if the
         failure may come from a stale one (a Space that restarted with a new
         layout), and the job submitted again if so."""
@@ -188,7 +189,7 @@ class SpaceClient:
                 await job.aclose()
             config = await self.config(refresh=True)
             rediscovered = True
-            if stale is not None:
+            if stale is not None and failure is not None:  # set together, above
                 if _endpoint(config) == _endpoint(stale):
                     raise failure
                 log.info(
@@ -197,7 +198,7 @@ class SpaceClient:
                     _endpoint(config),
                 )
 
-    def _job(self, config: SpaceConfig, request: ImageRequest) -> AsyncIterator[Any]:
+    def _job(self, config: SpaceConfig, request: ImageRequest) -> AsyncGenerator[Any, None]:
         if self.protocol == "queue" and not config.supports_queue:
             raise SpaceProtocolError(
                 f"the Space at {config.root} does not offer Gradio's queue protocol for infer "
@@ -207,7 +208,7 @@ class SpaceClient:
         return self._queue_job(config, request) if use_queue else self._call_job(config, request)
 
     # -- the call protocol -------------------------------------------------
-    async def _call_job(self, config: SpaceConfig, request: ImageRequest) -> AsyncIterator[Any]:
+    async def _call_job(self, config: SpaceConfig, request: ImageRequest) -> AsyncGenerator[Any, None]:
         event_id = await self._submit(
             config, "/call/infer", {"data": config.data(request)}, "submitting the job"
         )
@@ -240,7 +241,7 @@ class SpaceClient:
                 await self._cancel(config, event_id, event_id, streamed=streamed)
 
     # -- the queue protocol ------------------------------------------------
-    async def _queue_job(self, config: SpaceConfig, request: ImageRequest) -> AsyncIterator[Any]:
+    async def _queue_job(self, config: SpaceConfig, request: ImageRequest) -> AsyncGenerator[Any, None]:
         # A fresh session per job: Gradio cancels by session and function, so
         # a shared session would let one job's cancel kill another.
         session_hash = uuid.uuid4().hex[:12]
@@ -287,7 +288,7 @@ class SpaceClient:
                 await self._cancel(config, session_hash, event_id, streamed=streamed)
 
     # -- shared steps ------------------------------------------------------
-    async def _submit(self, config: SpaceConfig, route: str, payload: dict, what: str) -> str:
+    async def _submit(self, config: SpaceConfig, route: str, payload: dict[str, Any], what: str) -> str:
         try:
             answer = await self.http.json("POST", config.url(route), payload=payload, what=what)
         except SpaceStatusError as error:
@@ -349,7 +350,7 @@ class SpaceClient:
         except Exception as error:  # the job ends anyway; say why the cancel did not land
             log.debug("%s failed: %s", what, error)
 
-    async def _post_cancel(self, config: SpaceConfig, payload: dict) -> None:
+    async def _post_cancel(self, config: SpaceConfig, payload: dict[str, Any]) -> None:
         if config.fn_index is not None:
             await self.http.json("POST", config.url("/cancel"), payload=payload, what="cancelling")
 
@@ -388,7 +389,7 @@ def _cancel_removes_queued(config: SpaceConfig) -> bool:
     return major.isdigit() and int(major) >= 6
 
 
-async def _events(response) -> AsyncIterator[Any]:
+async def _events(response: Response) -> AsyncGenerator[Event, None]:
     """Decode a response body into SSE events, mapping decoder errors."""
     decoder = SSEDecoder(max_line_bytes=MAX_LINE_BYTES, max_event_bytes=MAX_EVENT_BYTES)
     try:

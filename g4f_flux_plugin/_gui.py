@@ -24,8 +24,10 @@ registry's public view, so providers registered later are listed too.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
+from types import ModuleType
 
 from ._hook import watch_import
 
@@ -44,7 +46,7 @@ def install() -> None:
     watch_import(WATCHED, lambda: _wrap(sys.modules[WATCHED]))
 
 
-def with_registered_providers(listed):
+def with_registered_providers(listed: object) -> object:
     """``listed`` (g4f's provider list) plus the registered plugin providers it lacks.
 
     Returns a new list; anything that is not a list is returned unchanged.
@@ -56,7 +58,7 @@ def with_registered_providers(listed):
     return [*listed, *extra] if extra else listed
 
 
-def provider_entry(name: str, provider) -> dict:
+def provider_entry(name: str, provider: object) -> dict[str, object]:
     """The GUI's description of one provider, field for field as g4f builds it
     in ``Api.get_providers`` (8.8.6)."""
     active = getattr(provider, "active_by_default", None)
@@ -78,13 +80,13 @@ def provider_entry(name: str, provider) -> dict:
     }
 
 
-def _registered_entries() -> list[dict]:
+def _registered_entries() -> list[dict[str, object]]:
     from g4f.Provider import ProviderLoader
 
     from ._registry import default_registry
 
     ignored = set(getattr(ProviderLoader, "ignored", ()) or ())
-    entries = []
+    entries: list[dict[str, object]] = []
     for name in default_registry.names():
         if name in ignored:
             continue
@@ -97,17 +99,17 @@ def _registered_entries() -> list[dict]:
     return entries
 
 
-def _wrap(module) -> None:
+def _wrap(module: ModuleType) -> None:
     api = getattr(module, "Api", None)
     original = getattr(api, "__dict__", {}).get("get_providers")
-    if not isinstance(original, staticmethod):
+    if api is None or not isinstance(original, staticmethod):
         logger.debug("g4f's GUI has no Api.get_providers staticmethod: plugins not listed")
         return
     function = original.__func__
     if getattr(function, _MARK, False):
         return
 
-    def get_providers(*args, **kwargs):
+    def get_providers(*args: object, **kwargs: object) -> object:
         listed = function(*args, **kwargs)
         try:
             return with_registered_providers(listed)
@@ -115,7 +117,6 @@ def _wrap(module) -> None:
             logger.debug("could not add plugin providers to g4f's GUI list", exc_info=True)
             return listed
 
-    get_providers.__wrapped__ = function
-    get_providers.__doc__ = function.__doc__
+    functools.update_wrapper(get_providers, function)  # its name, doc and __wrapped__
     setattr(get_providers, _MARK, True)
     api.get_providers = staticmethod(get_providers)

@@ -28,13 +28,23 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
+
+    #: What is called once the watched module has been imported.
+    Callback = Callable[[], object]
 
 logger = logging.getLogger(__package__)
 
 G4F = "g4f"
 
 
-def watch_import(name: str, callback) -> None:
+def watch_import(name: str, callback: Callback) -> None:
     """Call ``callback()`` once module ``name`` has been imported to the end.
 
     At once if it already is, else right after its import (once).  A failing
@@ -54,7 +64,9 @@ def watch_g4f() -> None:
     watch_import(G4F, _on_g4f_imported)
 
 
-def find_g4f_spec(finder, path=None, target=None):
+def find_g4f_spec(
+    finder: object, path: Sequence[str] | None = None, target: ModuleType | None = None
+) -> ModuleSpec | None:
     """g4f's spec, with a loader that registers the plugin providers after its ``__init__``.
 
     Called by the start-up hook's ``finder``, which is taken out of
@@ -74,11 +86,13 @@ class _ImportWatcher:
     like the start-up hook's own finder.
     """
 
-    def __init__(self, name: str, callback) -> None:
+    def __init__(self, name: str, callback: Callback) -> None:
         self.name = name
         self.callback = callback
 
-    def find_spec(self, fullname, path=None, target=None):
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> ModuleSpec | None:
         """The real spec of the watched module, with a watching loader; ``None`` for others."""
         if fullname != self.name:
             return None
@@ -97,16 +111,16 @@ class _WatchedLoader:
     the real loader again.
     """
 
-    def __init__(self, loader, done) -> None:
+    def __init__(self, loader: Loader, done: Callback) -> None:
         self._loader = loader
         self._done = done
 
-    def __getattr__(self, attribute):
+    def __getattr__(self, attribute: str) -> object:
         if attribute in ("_loader", "_done"):  # not set yet (a copy being made)
             raise AttributeError(attribute)
         return getattr(self._loader, attribute)
 
-    def exec_module(self, module) -> None:
+    def exec_module(self, module: ModuleType) -> None:
         """Run the module's code with the real loader, then call back (if it succeeded)."""
         try:
             self._loader.exec_module(module)
@@ -114,30 +128,39 @@ class _WatchedLoader:
             self._restore(module)
         self._done()
 
-    def _restore(self, module) -> None:
+    def _restore(self, module: ModuleType) -> None:
         spec = getattr(module, "__spec__", None)
-        if getattr(spec, "loader", None) is self:
+        if spec is not None and getattr(spec, "loader", None) is self:
             spec.loader = self._loader
         if getattr(module, "__loader__", None) is self:
             module.__loader__ = self._loader
 
 
-def _watched_spec(finder, name, path, target, callback):
+def _watched_spec(
+    finder: object,
+    name: str,
+    path: Sequence[str] | None,
+    target: ModuleType | None,
+    callback: Callback,
+) -> ModuleSpec | None:
     spec = _find_after(finder, name, path, target)
     loader = getattr(spec, "loader", None)
-    if loader is None or not hasattr(loader, "exec_module"):
+    if spec is None or loader is None or not hasattr(loader, "exec_module"):
         return spec  # a namespace package or an odd loader: leave it be
 
-    def done():
+    def done() -> None:
         # Only now: if the module's code fails, the next import is watched again.
         _stop(finder)
         _run(callback, name)
 
-    spec.loader = _WatchedLoader(loader, done)
+    # Duck-typed: every other attribute is the real loader's (see __getattr__).
+    spec.loader = cast("Loader", _WatchedLoader(loader, done))
     return spec
 
 
-def _find_after(finder, name, path, target):
+def _find_after(
+    finder: object, name: str, path: Sequence[str] | None, target: ModuleType | None
+) -> ModuleSpec | None:
     # Ask the finders after this one, as the import system would have.
     finders = list(sys.meta_path)
     start = next((i + 1 for i, f in enumerate(finders) if f is finder), 0)
@@ -145,17 +168,17 @@ def _find_after(finder, name, path, target):
         find_spec = getattr(other, "find_spec", None)
         if find_spec is None or other is finder:
             continue
-        spec = find_spec(name, path, target)
+        spec: ModuleSpec | None = find_spec(name, path, target)
         if spec is not None:
             return spec
     return None
 
 
-def _stop(finder) -> None:
+def _stop(finder: object) -> None:
     sys.meta_path[:] = [f for f in sys.meta_path if f is not finder]
 
 
-def _run(callback, name: str) -> None:
+def _run(callback: Callback, name: str) -> None:
     try:
         callback()
     except Exception:  # the watched module's import must never break here

@@ -25,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 from . import __version__
 from ._errors import SpaceProtocolError, error_from_status
 from ._transports import Response, Transport
+from ._transports.base import Method
 
 __all__ = ["USER_AGENT", "HttpClient", "choose_token", "is_loopback", "origin_of", "read_excerpt"]
 
@@ -135,7 +136,7 @@ class HttpClient:
 
     async def open(
         self,
-        method: str,
+        method: Method,
         url: str,
         *,
         payload: Any = None,
@@ -166,7 +167,7 @@ class HttpClient:
                 method, content = "GET", None
         raise SpaceProtocolError(f"more than {MAX_REDIRECTS} redirects")
 
-    async def json(self, method: str, url: str, *, payload: Any = None, what: str) -> Any:
+    async def json(self, method: Method, url: str, *, payload: Any = None, what: str) -> Any:
         """Send a request and return its JSON body; typed errors on failure."""
         response = await self.open(method, url, payload=payload, accept="application/json")
         async with response:

@@ -49,7 +49,9 @@ def call_error(data: Any) -> Exception:
     return error_from_space(data)
 
 
-def queue_result(config: SpaceConfig, message: dict, event_id: str, request: ImageRequest) -> GeneratedImage:
+def queue_result(
+    config: SpaceConfig, message: dict[str, Any], event_id: str, request: ImageRequest
+) -> GeneratedImage:
     """The image of a ``process_completed`` message, or raise the job's error."""
     output = message.get("output")
     output = output if isinstance(output, dict) else {}
@@ -58,27 +60,26 @@ def queue_result(config: SpaceConfig, message: dict, event_id: str, request: Ima
     return image_from_output(config, output.get("data"), event_id, request)
 
 
-def queue_progress(message: dict, event_id: str) -> ProgressEvent | None:
+def queue_progress(message: dict[str, Any], event_id: str) -> ProgressEvent | None:
     """The progress event a queue message stands for, or ``None`` (heartbeats,
     ``process_generating``, and kinds of newer Gradio)."""
     kind = message.get("msg")
     if kind == "estimation":
-        return ProgressEvent(
-            "queued",
-            rank=_int(message.get("rank")),
-            queue_size=_int(message.get("queue_size")),
-            eta=_float(message.get("rank_eta")),
-            event_id=event_id,
+        rank, size, eta = (
+            _int(message.get("rank")),
+            _int(message.get("queue_size")),
+            _float(message.get("rank_eta")),
         )
+        return ProgressEvent("queued", rank=rank, queue_size=size, eta=eta, event_id=event_id)
     if kind == "process_starts":
         return ProgressEvent("started", eta=_float(message.get("eta")), event_id=event_id)
     if kind == "progress":
         for unit in message.get("progress_data") or []:
-            if isinstance(unit, dict) and _int(unit.get("length")) and _int(unit.get("index")) is not None:
-                length = _int(unit["length"])
-                return ProgressEvent(
-                    "step", index=min(_int(unit["index"]) + 1, length), length=length, event_id=event_id
-                )
+            if not isinstance(unit, dict):
+                continue
+            length, index = _int(unit.get("length")), _int(unit.get("index"))
+            if length and index is not None:
+                return ProgressEvent("step", index=min(index + 1, length), length=length, event_id=event_id)
         return None
     if kind == "log":
         return ProgressEvent(

@@ -139,8 +139,8 @@ def build_exif(fields: dict[str, Any], software: str) -> bytes:
     ifd0_size = 2 + 12 * len(ifd0) + 4
     ifd0_data_size = sum(_padded(len(v)) for _, _, v in ifd0 if v is not None and len(v) > 4)
     exif_offset = 8 + ifd0_size + ifd0_data_size
-    ifd0 = [(t, k, struct.pack("<I", exif_offset) if v is None else v) for t, k, v in ifd0]
-    return b"II*\x00" + struct.pack("<I", 8) + _ifd(ifd0, 8) + _ifd(exif_ifd, exif_offset)
+    filled = [(t, k, struct.pack("<I", exif_offset) if v is None else v) for t, k, v in ifd0]
+    return b"II*\x00" + struct.pack("<I", 8) + _ifd(filled, 8) + _ifd(exif_ifd, exif_offset)
 
 
 def _padded(size: int) -> int:
@@ -351,7 +351,7 @@ def _png_embed(data: bytes, fields: dict[str, Any], software: str) -> bytes:
 def _png_read(data: bytes) -> dict[str, Any] | None:
     for kind, payload in _png_chunks(data):
         if kind == b"iTXt" and _png_keyword(kind, payload) == PNG_KEY:
-            keyword, rest = payload.split(b"\x00", 1)
+            _, rest = payload.split(b"\x00", 1)
             if rest[:1] != b"\x00":
                 return None  # compressed: not written by this module
             # skip flag, method, then language and translated keyword (NUL-ended)
@@ -363,7 +363,8 @@ def _png_read(data: bytes) -> dict[str, Any] | None:
 # -- JPEG (ITU T.81, EXIF 2.32 section 4.5.4) ---------------------------------
 def _jpeg_split(data: bytes) -> tuple[list[tuple[int, bytes]], int]:
     """The header segments as (marker, payload), and where the scan (SOS) starts."""
-    segments, position = [], 2
+    segments: list[tuple[int, bytes]] = []
+    position = 2
     while position < len(data):
         if data[position] != 0xFF:
             raise MetadataError("JPEG with a damaged segment marker")
@@ -457,8 +458,9 @@ def convert(data: bytes, kind: str) -> bytes:
         ) from error
     import io
 
-    with Image.open(io.BytesIO(data)) as image:
-        image.load()
+    with Image.open(io.BytesIO(data)) as opened:
+        opened.load()
+        image: Image.Image = opened
         if kind == "jpeg" and image.mode not in ("RGB", "L"):
             image = image.convert("RGB")  # JPEG has no alpha channel
         out = io.BytesIO()

@@ -81,7 +81,7 @@ class ImageRequest:
     seed: int | None
     randomize_seed: bool
 
-    def data(self) -> list:
+    def data(self) -> list[str | int | bool]:
         """The public Space's ``infer`` inputs, in its order (any other
         layout: :meth:`._config.SpaceConfig.data`)."""
         return [

@@ -18,6 +18,7 @@ distribution, in the manner of pluggy and ``llm``:
 
 The state (what was registered, deferred, appended to g4f's lists) is kept
 on a :class:`ProviderRegistry`; the module owns one, :data:`default_registry`.
+Routing model names to providers is :mod:`._routes`' job.
 What :func:`register` and :func:`autoload` change in g4f, and nothing more:
 
 - ``ProviderLoader.loaded[name] = cls``: ``from_name`` looks there first, so
@@ -36,44 +37,28 @@ Only when an entry point's module is itself still being imported at that
 moment (it imported g4f first) is ``ProviderLoader._load`` wrapped, until
 that entry point has been resolved on its first lookup (see below).
 
-:func:`route_model` additionally makes a model name try a provider first, in
-front of whatever g4f would have used for it: it registers a (new or copied)
-``Model`` in g4f's ``ModelRegistry`` (its constructor does that),
-``ModelUtils.convert`` (what ``g4f.client`` reads) and the two listings of
-``g4f.models`` (``__models__``, ``_all_models``).  AnyProvider's static model
-map is not touched.
-
-The ``flux`` model of g4f is deliberately left alone: its chain spreads
-requests over several FLUX.1-dev class services, and putting a FLUX.1-schnell
-Space with a small anonymous GPU quota in front of all of them would change
-what every ``model="flux"`` user gets.  ``model="flux-schnell"`` (which g4f
-did not know) is routed to the plugin; ``route_model("flux", ...)`` is one
-call for whoever wants more.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from types import MappingProxyType
+from typing import Any
+
+# route_model and MODEL_ROUTES are imported from here too (re-exported).
+from ._routes import MODEL_ROUTES as MODEL_ROUTES, route_model as route_model, route_own_models
+
+#: g4f's ``ProviderLoader`` class: g4f is untyped, so this edge is Any.
+Loader = Any
 
 logger = logging.getLogger(__package__)
 
 GROUP = "g4f.providers"
 ENV_BLOCKED = "G4F_FLUX_BLOCKED_PROVIDERS"
-
-# The image provider g4f.client falls back to when neither a provider nor a
-# known model is given (Images.async_generate in g4f 8.8.6): the end of every
-# chain this module builds for a model g4f does not know.
-G4F_DEFAULT_IMAGE_PROVIDER = "PollinationsImage"
-
-# Models this package routes to its own provider first, when that provider is
-# registered: model name -> (provider name, base_provider of the model).
-MODEL_ROUTES = {"flux-schnell": ("BlackForestLabs_Flux1Schnell", "Black Forest Labs")}
 
 
 def autoload() -> list[type]:
@@ -86,12 +71,12 @@ def autoload() -> list[type]:
     Safe to call more than once.
     """
     providers = load_entry_point_providers()
-    _route_own_models(default_registry)
+    route_own_models(default_registry)
     _list_in_gui()
     return providers
 
 
-def load_entry_point_providers(group: str = GROUP, *, blocked=None) -> list[type]:
+def load_entry_point_providers(group: str = GROUP, *, blocked: Iterable[str] | None = None) -> list[type]:
     """Register the g4f provider classes that installed distributions declare.
 
     Reads the entry points of ``group`` (by default ``g4f.providers``) of
@@ -135,7 +120,7 @@ class ProviderRegistry:
         self._registered: dict[str, type] = {}  # name -> class
         self._added_names: set[str] = set()  # what this appended to ProviderLoader.names
         self._pending: dict[str, metadata.EntryPoint] = {}  # deferred entry points by name
-        self._original_load = None  # ProviderLoader._load, while _pending needs a wrapper
+        self._original_load: classmethod[Any, [str], Any] | None = None  # ProviderLoader._load, while wrapped
 
     def registered(self) -> Mapping[str, type]:
         """The classes registered so far, by name (a read-only view)."""
@@ -149,16 +134,16 @@ class ProviderRegistry:
         """Every provider name this registry put into g4f: registered, then pending."""
         return (*self._registered, *(n for n in self._pending if n not in self._registered))
 
-    def load_entry_points(self, group: str = GROUP, *, blocked=None) -> list[type]:
+    def load_entry_points(self, group: str = GROUP, *, blocked: Iterable[str] | None = None) -> list[type]:
         """What :func:`load_entry_point_providers` does, into this registry."""
         loader = _provider_loader()
-        blocked = _blocked_names() if blocked is None else set(blocked)
-        registered = []
+        skipped = _blocked_names() if blocked is None else set(blocked)
+        registered: list[type] = []
         seen: dict[str, metadata.EntryPoint] = {}
         for ep in _entry_points(group):
             if not _first_of_its_name(ep, seen):
                 continue
-            if ep.name in blocked:
+            if ep.name in skipped:
                 logger.info("g4f provider plugin %s is blocked", _describe(ep))
                 continue
             provider = self._load_entry_point(loader, ep)
@@ -192,27 +177,27 @@ class ProviderRegistry:
 
     # --- entry points ---------------------------------------------------
 
-    def _load_entry_point(self, loader, ep):
+    def _load_entry_point(self, loader: Loader, ep: metadata.EntryPoint) -> type | None:
         if not self._name_is_free(loader, ep):
             return None
         if _module_is_initializing(ep.module):
             self._defer(loader, ep)
             return None
         try:
-            provider = ep.load()
+            provider: type = ep.load()
         except Exception as e:
             _report_failed_import(ep, e)
             return None
         return provider if self._register_loaded(ep, provider) else None
 
-    def _register_loaded(self, ep, provider) -> bool:
+    def _register_loaded(self, ep: metadata.EntryPoint, provider: type) -> bool:
         try:
             return self.register(provider, ep.name)
         except (TypeError, ValueError) as e:
             logger.warning("skipping g4f provider plugin %s: %s", _describe(ep), e)
             return False
 
-    def _name_is_free(self, loader, ep) -> bool:
+    def _name_is_free(self, loader: Loader, ep: metadata.EntryPoint) -> bool:
         try:
             self._check_name_is_free(loader, ep.name)
         except ValueError as e:
@@ -223,7 +208,7 @@ class ProviderRegistry:
 
     # --- g4f's registry -------------------------------------------------
 
-    def _check_name_is_free(self, loader, name: str) -> None:
+    def _check_name_is_free(self, loader: Loader, name: str) -> None:
         if not isinstance(name, str) or not name.isidentifier() or name.startswith("_"):
             raise ValueError(f"{name!r} is not usable as a provider name")
         if name in self._registered or name in self._pending:
@@ -231,18 +216,19 @@ class ProviderRegistry:
         if self._is_builtin(loader, name):
             raise ValueError(f"{name!r} would shadow g4f's built-in provider of that name")
 
-    def _is_builtin(self, loader, name: str) -> bool:
+    def _is_builtin(self, loader: Loader, name: str) -> bool:
         known = set(loader.names) | set(getattr(loader, "extra", ())) | set(_module_names())
         known -= self._added_names
         if _normal(name) in {_normal(k) for k in known}:
             return True
         # Aliases that only the loader's if-chain knows (e.g. "PollinationsAI").
         try:
-            return loader.from_name(name) is not None
+            found: object = loader.from_name(name)
+            return found is not None
         except Exception:
             return False
 
-    def _add_name(self, loader, name: str) -> None:
+    def _add_name(self, loader: Loader, name: str) -> None:
         if name not in loader.names:
             loader.names.append(name)
             self._added_names.add(name)
@@ -250,7 +236,7 @@ class ProviderRegistry:
         if isinstance(all_names, list) and name not in all_names:
             all_names.append(name)
 
-    def _drop_name(self, loader, name: str) -> None:
+    def _drop_name(self, loader: Loader, name: str) -> None:
         if name not in self._added_names:
             return
         self._added_names.discard(name)
@@ -269,7 +255,7 @@ class ProviderRegistry:
     # for names not in `loaded`) imports them on first lookup, then removes
     # itself.
 
-    def _defer(self, loader, ep) -> None:
+    def _defer(self, loader: Loader, ep: metadata.EntryPoint) -> None:
         if not isinstance(loader.__dict__.get("_load"), classmethod):
             logger.warning(
                 "skipping g4f provider plugin %s: it is still being imported and this "
@@ -282,38 +268,40 @@ class ProviderRegistry:
         self._wrap_load(loader)
         logger.debug("deferred g4f provider plugin %s until first use", _describe(ep))
 
-    def _wrap_load(self, loader) -> None:
+    def _wrap_load(self, loader: Loader) -> None:
         if self._original_load is not None:
             return
         self._original_load = loader.__dict__["_load"]
         registry = self
 
-        def _load(cls, name: str):
+        def _load(cls: Loader, name: str) -> type:
             return registry._load_with_pending(cls, name)
 
         loader._load = classmethod(_load)
 
-    def _unwrap_load(self, loader) -> None:
+    def _unwrap_load(self, loader: Loader) -> None:
         if self._original_load is not None and not self._pending:
             loader._load = self._original_load
             self._original_load = None
 
-    def _load_with_pending(self, cls, name: str):
+    def _load_with_pending(self, cls: Loader, name: str) -> type:
         try:
-            return self._original_load.__get__(None, cls)(name)
+            if self._original_load is not None:  # always, while wrapped
+                provider: type = self._original_load.__get__(None, cls)(name)
+                return provider
         except ImportError:
             if name not in self._pending:
                 raise
         return self._resolve_pending(cls, name)
 
-    def _resolve_pending(self, loader, name: str):
+    def _resolve_pending(self, loader: Loader, name: str) -> type:
         ep = self._pending[name]
         if _module_is_initializing(ep.module):
             raise ImportError(f"Provider {name!r} is still being imported")
         del self._pending[name]
         self._unwrap_load(loader)
         try:
-            provider = ep.load()
+            provider: type = ep.load()
         except Exception as e:
             self._drop_name(loader, name)
             _report_failed_import(ep, e)
@@ -328,50 +316,20 @@ class ProviderRegistry:
 default_registry = ProviderRegistry()
 
 
-def route_model(model_name: str, provider, *, fallback=None, base_provider=None):
-    """Make ``model_name`` try ``provider`` first, then g4f's own route.
-
-    ``provider`` is a class or a registered provider name.  The model's
-    ``best_provider`` becomes an unshuffled ``IterListProvider``: ``provider``
-    and then what g4f would have used for the model before, which is the
-    model's previous chain if g4f has the model, else a provider named like
-    the model, else ``fallback`` (by default g4f's default image provider).
-    A model g4f does not know is added as an ``ImageModel`` whose
-    ``base_provider`` (the model's vendor) is ``base_provider``.  Returns the
-    model object now registered.
-    """
-    from g4f.models import ImageModel
-    from g4f.providers.retry_provider import IterListProvider
-
-    existing = _known_model(model_name)
-    previous = _previous_route(model_name, existing, fallback)
-    chain = [provider] + [p for p in previous if not _same_provider(p, provider)]
-    best = IterListProvider(chain, shuffle=False)  # ours first: never shuffle
-    if existing is None:
-        vendor = base_provider or _provider_name(provider)
-        model = ImageModel(name=model_name, base_provider=vendor, best_provider=best)
-    else:
-        # A copy rather than a change to g4f's object; the constructor puts the
-        # copy into g4f's ModelRegistry in place of the original.
-        model = dataclasses.replace(existing, best_provider=best)
-    _publish_model(model_name, model, chain)
-    return model
-
-
 # --- entry points -----------------------------------------------------------
 
 
-def _entry_points(group: str):
+def _entry_points(group: str) -> metadata.EntryPoints:
     return metadata.entry_points(group=group)
 
 
-def _describe(ep) -> str:
+def _describe(ep: metadata.EntryPoint) -> str:
     dist = getattr(ep, "dist", None)
     where = f" from {dist.name} {dist.version}" if dist is not None else ""
     return f"{ep.name!r} ({ep.value}{where})"
 
 
-def _first_of_its_name(ep, seen: dict) -> bool:
+def _first_of_its_name(ep: metadata.EntryPoint, seen: dict[str, metadata.EntryPoint]) -> bool:
     earlier = seen.get(ep.name)
     if earlier is None:
         seen[ep.name] = ep
@@ -385,12 +343,12 @@ def _first_of_its_name(ep, seen: dict) -> bool:
     return False
 
 
-def _report_failed_import(ep, error: Exception) -> None:
+def _report_failed_import(ep: metadata.EntryPoint, error: Exception) -> None:
     logger.warning("skipping g4f provider plugin %s: %s: %s", _describe(ep), type(error).__name__, error)
     logger.debug("traceback of %s", ep.name, exc_info=error)
 
 
-def _blocked_names() -> set:
+def _blocked_names() -> set[str]:
     raw = os.environ.get(ENV_BLOCKED, "")
     return {name.strip() for name in raw.replace(",", " ").split() if name.strip()}
 
@@ -398,7 +356,7 @@ def _blocked_names() -> set:
 # --- g4f's registry ---------------------------------------------------------
 
 
-def _provider_loader():
+def _provider_loader() -> Loader:
     from g4f.Provider import ProviderLoader
 
     for attribute in ("names", "loaded", "from_name"):
@@ -407,7 +365,7 @@ def _provider_loader():
     return ProviderLoader
 
 
-def _is_provider_class(obj) -> bool:
+def _is_provider_class(obj: object) -> bool:
     from g4f.providers.types import BaseProvider
 
     return isinstance(obj, type) and issubclass(obj, BaseProvider)
@@ -418,19 +376,11 @@ def _normal(name: str) -> str:
     return name.lower().replace("-", "").replace("_", "")
 
 
-def _module_names():
+def _module_names() -> list[str]:
     module = sys.modules.get("g4f.Provider")
     names = list(getattr(module, "__others__", ()))
     names += [k for k in getattr(module, "__dict__", {}) if not k.startswith("_")]
     return names
-
-
-def _same_provider(a, b) -> bool:
-    return a is b or _provider_name(a) == _provider_name(b)
-
-
-def _provider_name(p) -> str:
-    return p if isinstance(p, str) else getattr(p, "__name__", repr(p))
 
 
 def _module_is_initializing(module_name: str) -> bool:
@@ -459,53 +409,3 @@ def _list_in_gui() -> None:
         _gui.install()
     except Exception:  # the GUI is optional; registration must not fail over it
         logger.debug("could not arrange for g4f's GUI to list plugin providers", exc_info=True)
-
-
-# --- models -----------------------------------------------------------------
-
-
-def _route_own_models(registry: ProviderRegistry) -> None:
-    registered, pending = registry.registered(), registry.pending()
-    for model_name, (provider_name, vendor) in MODEL_ROUTES.items():
-        provider = registered.get(provider_name)
-        if provider is None and provider_name in pending:
-            provider = provider_name  # IterListProvider resolves names lazily
-        if provider is None:
-            continue  # blocked, broken or uninstalled: g4f's own route stays
-        try:
-            route_model(model_name, provider, base_provider=vendor)
-        except Exception:  # g4f's model registry may change: keep the providers
-            logger.debug("could not route model %r to %s", model_name, provider_name, exc_info=True)
-
-
-def _known_model(model_name: str):
-    from g4f.models import ModelRegistry, ModelUtils
-
-    return ModelUtils.convert.get(model_name) or ModelRegistry.get(model_name)
-
-
-def _previous_route(model_name: str, existing, fallback) -> list:
-    # Mirrors g4f.client's choice for a model without a provider:
-    # the model's best_provider, else a provider of that name, else the default.
-    if existing is not None and existing.best_provider is not None:
-        best = existing.best_provider
-        return list(best.providers) if hasattr(best, "providers") else [best]
-    from g4f.Provider import ProviderUtils
-
-    named = ProviderUtils.convert.get(model_name)
-    if named is not None:
-        return [named]
-    return [fallback or G4F_DEFAULT_IMAGE_PROVIDER]
-
-
-def _publish_model(model_name: str, model, chain: list) -> None:
-    import g4f.models as models
-
-    models.ModelUtils.convert[model_name] = model
-    # Listings (AnyProvider's model map, Model.__all__()) read these two.
-    listed = getattr(models, "__models__", None)
-    if isinstance(listed, dict):
-        listed[model_name] = (model, chain)
-    names = getattr(models, "_all_models", None)
-    if isinstance(names, list) and model_name not in names:
-        names.append(model_name)

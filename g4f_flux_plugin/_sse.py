@@ -370,10 +370,7 @@ class SSEDecoder:
                 # COLON character (:)", the value the text after it; "If
                 # value starts with a U+0020 SPACE character, remove it".
                 name = line[:colon]
-                if line.startswith(" ", colon + 1):
-                    value = line[colon + 2 :]
-                else:
-                    value = line[colon + 1 :]
+                value = line[colon + 2 :] if line.startswith(" ", colon + 1) else line[colon + 1 :]
             in_event = True
 
             # spec 9.2.6: "Field names must be compared literally, with no

@@ -13,7 +13,7 @@ import inspect
 import logging
 import os
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 from functools import partial
 from typing import Any, ClassVar
@@ -25,7 +25,7 @@ from g4f.providers.response import ImageResponse, Reasoning
 
 from ._client import DEFAULT_TIMEOUT, TOKEN_ENV, FluxClient, space_root
 from ._config import MODEL_NAME, PUBLIC_SPACE_URL, ConfigCache
-from ._errors import QuotaExceededError
+from ._errors import QuotaExceededError, SpaceProtocolError
 from ._events import GeneratedImage, ProgressEvent
 from ._g4f_errors import raising_g4f_errors
 from ._http import choose_token
@@ -55,7 +55,8 @@ class FluxImageResponse(ImageResponse):
     @property
     def images(self) -> list[str]:
         """The image URLs, as a list."""
-        return self.get_list()
+        urls: list[str] = self.get_list()  # g4f's untyped ImageResponse
+        return urls
 
 
 class FluxProgress(Reasoning):
@@ -92,7 +93,7 @@ class FluxDone(Reasoning):
     ``progress_callback`` does not see it. ``images`` is empty.
     """
 
-    def __init__(self, seeds: list, failed: list | None = None) -> None:
+    def __init__(self, seeds: list[int | None], failed: list[dict[str, Any]] | None = None) -> None:
         super().__init__(status=_done_text(seeds, failed or []))
         self.seeds = list(seeds)
 
@@ -102,8 +103,8 @@ class FluxDone(Reasoning):
         return []
 
 
-def _done_text(seeds: list, failed: list) -> str:
-    def listed(values: list) -> str:
+def _done_text(seeds: list[int | None], failed: list[dict[str, Any]]) -> str:
+    def listed(values: list[Any]) -> str:
         return ", ".join(str(value) for value in values)
 
     if len(seeds) == 1 and not failed:
@@ -204,7 +205,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
     async def create_async_generator(
         cls,
         model: str,
-        messages: list | None,
+        messages: list[dict[str, Any]] | None,
         *,
         prompt: str | None = None,
         width: int | None = None,
@@ -222,7 +223,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         protocol: str = "auto",
         progress_callback: Callable[[ProgressEvent], Any] | None = None,
         **kwargs: Any,
-    ) -> AsyncIterator[Any]:
+    ) -> AsyncGenerator[Any, None]:
         """Generate ``n`` images (default 1); yield :class:`FluxProgress` items,
         then a :class:`FluxDone` status, then one :class:`FluxImageResponse`
         with every URL, in seed order.
@@ -239,15 +240,15 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         if prompt is None and not messages:
             raise ValueError("a prompt is needed: pass prompt= or a user message")
         text = format_media_prompt(messages, prompt)
-        width, height = choose_size(
+        asked_width, asked_height = choose_size(
             width, height, kwargs.get("size"), aspect_ratio, _aspect_ratio_size, tuple(ASPECT_RATIOS)
         )
         # Keywords, so that each of several jobs can override seed and randomize_seed.
         build = partial(
             normalise,
             text,
-            width=width,
-            height=height,
+            width=asked_width,
+            height=asked_height,
             steps=num_inference_steps,
             seed=seed,
             randomize_seed=randomize_seed,
@@ -307,10 +308,10 @@ class _SeedPlan:
         self.count = count
         self.build = build
         self.rng = random.SystemRandom()
-        self.plans: dict[Limits, list] = {}
-        self.latest: list | None = None
+        self.plans: dict[Limits, list[int | None]] = {}
+        self.latest: list[int | None] | None = None
 
-    def __call__(self, limits: Limits) -> list:
+    def __call__(self, limits: Limits) -> list[int | None]:
         if limits not in self.plans:
             # The base request checks the seed against the Space's own range
             # and applies the single-image rules (no seed and no randomising: 0).
@@ -319,7 +320,7 @@ class _SeedPlan:
         self.latest = self.plans[limits]
         return self.latest
 
-    def seed_of(self, index: int) -> Any:
+    def seed_of(self, index: int) -> int | None:
         """The seed job ``index`` was (or would have been) sent with."""
         return (self.latest or self(SPACE_LIMITS))[index]
 
@@ -376,8 +377,8 @@ def _first_failure(failures: dict[int, BaseException], requests: list[_JobReques
 
 def _report_failures(
     failures: dict[int, BaseException], requests: list[_JobRequest], count: int
-) -> list[dict]:
-    failed = []
+) -> list[dict[str, Any]]:
+    failed: list[dict[str, Any]] = []
     for i in sorted(failures):
         seed = requests[i].plan.seed_of(i)
         error = f"{type(failures[i]).__name__}: {failures[i]}"
@@ -386,8 +387,12 @@ def _report_failures(
     return failed
 
 
-def _image_response(images: list[GeneratedImage], model: str, failed: list[dict]) -> FluxImageResponse:
-    request: ImageRequest = images[0].request
+def _image_response(
+    images: list[GeneratedImage], model: str, failed: list[dict[str, Any]]
+) -> FluxImageResponse:
+    request = images[0].request
+    if request is None:  # the client sets it on every image it yields
+        raise SpaceProtocolError("the Space's image came without the request it was made from")
     return FluxImageResponse(
         [image.url for image in images],
         request.prompt,

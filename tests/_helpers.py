@@ -15,27 +15,22 @@ Everything listens on 127.0.0.1 only, and every wait is bounded.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+import pytest
 from aiohttp import web
-from fault_scenarios import Recorded  # one record of a request, for every server and proxy here
+from fault_scenarios import HOP_BY_HOP, Recorded, forward  # shared by every server and proxy here
 from PIL import Image
 
-from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell, FluxImageResponse, FluxProgress
-
-Provider = BlackForestLabs_Flux1Schnell
-TRANSPORTS = ("aiohttp", "curl_cffi")
-PROTOCOLS = ("call", "queue")
-
-
-# The replica's constants and colour rule, imported: replica.py imports only
-# the standard library at module level.
+# The replica's constants and colour rule: replica.py imports only the
+# standard library at module level.
 from replica import (  # noqa: F401 (for the test modules)
     EXCEPTION_MESSAGE,
     INFO_MESSAGE,
@@ -46,7 +41,14 @@ from replica import (  # noqa: F401 (for the test modules)
     seed_colour,
 )
 
+from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell, FluxImageResponse, FluxProgress
+
+Provider = BlackForestLabs_Flux1Schnell
+TRANSPORTS = ("aiohttp", "curl_cffi")
+PROTOCOLS = ("call", "queue")
 QUOTA_RETRY_AFTER = 312.0  # "Try again in 0:05:12."
+#: The command line's arguments for the smallest, fastest image.
+SMALL_CLI = ("--width", "256", "--height", "256", "--steps", "1")
 
 
 def unique(text: str = "a red fox in the snow") -> str:
@@ -55,8 +57,11 @@ def unique(text: str = "a red fox in the snow") -> str:
 
 
 # -- running the provider ----------------------------------------------------------
-async def generate(replica: Any = None, **kwargs: Any) -> list[Any]:
-    """Every item of one generation; ``replica`` sets ``api_base``. Small and fast by default."""
+async def generate(replica: Any = None, *, into: list[Any] | None = None, **kwargs: Any) -> list[Any]:
+    """Every item of one generation; ``replica`` sets ``api_base``. Small and fast by default.
+
+    ``into`` collects the items in a list of the caller's, so that what came
+    before an error is still there when the generation raises."""
     if replica is not None:
         kwargs.setdefault("api_base", replica.url)
     kwargs.setdefault("width", 256)
@@ -65,7 +70,26 @@ async def generate(replica: Any = None, **kwargs: Any) -> list[Any]:
     kwargs.setdefault("timeout", 60)
     model = kwargs.pop("model", "flux-schnell")
     messages = kwargs.pop("messages", None)
-    return [item async for item in Provider.create_async_generator(model, messages, **kwargs)]
+    items = [] if into is None else into
+    async for item in Provider.create_async_generator(model, messages, **kwargs):
+        items.append(item)
+    return items
+
+
+def job_kwargs(
+    replica: Any, prompt: str, transport: Any, protocol: str, steps: int, **extra: Any
+) -> dict[str, Any]:
+    """The provider's keywords for a 256x256 job of ``steps`` steps on ``replica``."""
+    return dict(
+        api_base=replica.url,
+        prompt=prompt,
+        transport=transport,
+        protocol=protocol,
+        width=256,
+        height=256,
+        num_inference_steps=steps,
+        **extra,
+    )
 
 
 def images(items: list[Any]) -> list[FluxImageResponse]:
@@ -135,10 +159,12 @@ async def settle(timeout: float = 5.0) -> None:
 # -- images -------------------------------------------------------------------------
 async def download(url: str) -> tuple[str, bytes]:
     """(content type, body) of ``url``."""
-    async with aiohttp.ClientSession() as session:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=20)) as response:
-            assert response.status == 200, f"GET {url}: HTTP {response.status}"
-            return response.headers.get("content-type", ""), await response.read()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(url, timeout=aiohttp.ClientTimeout(total=20)) as response,
+    ):
+        assert response.status == 200, f"GET {url}: HTTP {response.status}"
+        return response.headers.get("content-type", ""), await response.read()
 
 
 def assert_image(data: bytes, width: int, height: int, seed: int) -> None:
@@ -149,26 +175,22 @@ def assert_image(data: bytes, width: int, height: int, seed: int) -> None:
         pixel = image.convert("RGB").getpixel((width // 2, height // 2))
     expected = seed_colour(seed)
     # Lossy WebP (YUV 4:2:0) shifts a solid colour by a few levels.
-    assert all(abs(a - b) <= 8 for a, b in zip(pixel, expected)), f"colour {pixel} is not {expected}"
+    assert all(abs(a - b) <= 8 for a, b in zip(pixel, expected, strict=True)), (
+        f"colour {pixel} is not {expected}"
+    )
 
 
 # -- a recording reverse proxy ------------------------------------------------------
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-        "accept-encoding",
-        "content-encoding",
-    }
-)
+# It decompresses what it forwards, so the encodings go too.
+_HOP_BY_HOP = HOP_BY_HOP | {"accept-encoding", "content-encoding"}
+
+
+@pytest.fixture
+async def recorder(any_replica: Any) -> AsyncIterator[RecordingProxy]:
+    """A recording proxy in front of each Gradio generation's replica in turn."""
+    proxy = await RecordingProxy(any_replica.url).start()
+    yield proxy
+    await proxy.close()
 
 
 @dataclass
@@ -244,13 +266,7 @@ class RecordingProxy:
         if self.add_headers is not None:
             headers.update(self.add_headers(request))
         assert self._session is not None
-        async with self._session.request(
-            request.method,
-            self.upstream + request.path_qs,
-            headers=headers,
-            data=body or None,
-            allow_redirects=False,
-        ) as upstream:
+        async with forward(self._session, self.upstream, request, headers, body) as upstream:
             response = web.StreamResponse(
                 status=upstream.status,
                 headers={k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP},
@@ -329,7 +345,7 @@ class ForwardProxy:
                 ]
                 upstream_writer.write(
                     f"{method} {path} {version}\r\n".encode("latin-1")
-                    + b"\r\n".join(kept + [b"Connection: close"])
+                    + b"\r\n".join([*kept, b"Connection: close"])
                     + b"\r\n\r\n"
                 )
             # The exchange ends when the upstream side does (it was asked to
@@ -358,7 +374,5 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> N
         pass
     finally:
         if writer.can_write_eof():
-            try:
+            with contextlib.suppress(OSError):
                 writer.write_eof()
-            except OSError:
-                pass

@@ -19,12 +19,13 @@ import socket
 import struct
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 if TYPE_CHECKING:
+    import aiohttp
     from fault_server import FaultServer
 
 #: Path of the image every successful job "made" (as Gradio names them).
@@ -158,6 +159,34 @@ class _Dropped(Exception):
     """The handler dropped the connection on purpose: nothing more to send."""
 
 
+#: Headers a proxy (this module's and tests/_helpers.py's) does not pass on (RFC 9110, 7.6.1), and those it recomputes.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+
+
+def forward(
+    session: aiohttp.ClientSession, upstream: str, request: web.Request, headers: dict[str, str], body: bytes
+) -> Any:
+    """The request a reverse proxy (this module's and tests/_helpers.py's) sends
+    upstream for ``request``: same method, path and query, no redirects followed.
+    Used as ``async with forward(...) as response``."""
+    return session.request(
+        request.method, upstream + request.path_qs, headers=headers, data=body or None, allow_redirects=False
+    )
+
+
 @dataclass
 class Recorded:
     """One request as a server or proxy of the tests saw it (``headers``: lower-case
@@ -175,6 +204,7 @@ class Recorded:
         return json.loads(self.body)
 
 
+@dataclass
 class EventWriter:
     """Writes a job's events in the call or the queue protocol's format.
 
@@ -183,22 +213,13 @@ class EventWriter:
     pieces as small as the network allows.
     """
 
-    def __init__(
-        self,
-        request: web.Request,
-        response: web.StreamResponse,
-        proto: str,
-        event_id: str,
-        *,
-        crlf: bool = False,
-        bytewise: bool = False,
-    ) -> None:
-        self.request = request
-        self.response = response
-        self.proto = proto
-        self.event_id = event_id
-        self.crlf = crlf
-        self.bytewise = bytewise
+    request: web.Request
+    response: web.StreamResponse
+    proto: str
+    event_id: str
+    _: KW_ONLY
+    crlf: bool = False
+    bytewise: bool = False
 
     async def raw(self, data: bytes) -> None:
         if self.crlf:
@@ -718,6 +739,14 @@ class MalformedJson(Scenario):
         await writer.raw(name + b'data: {"msg": "process_completed", "output": [{"path": \n\n')
 
 
+async def _repeat(writer: Any, piece: bytes, size: int) -> None:
+    """Write ``piece`` again and again until at least ``size`` bytes have gone."""
+    sent = 0
+    while sent < size:
+        await writer.raw(piece)
+        sent += len(piece)
+
+
 class HugeLine(Scenario):
     """``huge_line``: a ``data`` line of ``size`` bytes (default 8 MiB), sent in 64 KiB writes."""
 
@@ -725,10 +754,7 @@ class HugeLine(Scenario):
 
     async def script(self, writer):
         await writer.raw(b"data: ")
-        sent = 0
-        while sent < self.options.get("size", 8 << 20):
-            await writer.raw(CHUNK)
-            sent += len(CHUNK)
+        await _repeat(writer, CHUNK, self.options.get("size", 8 << 20))
         await writer.raw(b"\n\n")
 
 
@@ -738,11 +764,7 @@ class HugeEvent(Scenario):
     name = "huge_event"
 
     async def script(self, writer):
-        line = b"data: " + CHUNK + b"\n"
-        sent = 0
-        while sent < self.options.get("size", 3 << 20):
-            await writer.raw(line)
-            sent += len(line)
+        await _repeat(writer, b"data: " + CHUNK + b"\n", self.options.get("size", 3 << 20))
         await writer.raw(b"\n")
 
 

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import socket
 import threading
@@ -56,6 +57,7 @@ from aiohttp import web
 from fault_scenarios import (  # noqa: F401
     _SESSIONS,
     CHUNK,
+    HOP_BY_HOP,
     HTML_PAGE,
     IMAGE_BYTES,
     IMAGE_PATH,
@@ -67,6 +69,7 @@ from fault_scenarios import (  # noqa: F401
     Scenario,
     _Dropped,
     file_data,
+    forward,
     gradio_config,
     reset,
     status_response,
@@ -290,23 +293,6 @@ class FaultServer(_ThreadedApp):
         return web.json_response({"detail": "Not Found"}, status=404)
 
 
-#: Headers a proxy does not pass on (RFC 9110, 7.6.1), and those it recomputes.
-_HOP_BY_HOP = frozenset(
-    {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "content-length",
-    }
-)
-
-
 class FaultProxy(_ThreadedApp):
     """A reverse proxy in front of a real Space that breaks one request in ``every``.
 
@@ -401,23 +387,15 @@ class FaultProxy(_ThreadedApp):
         if fault == "reset":
             reset(request)
             raise _Dropped
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
         self.forwarded += 1
-        async with self._session.request(
-            request.method,
-            self.upstream + request.path_qs,
-            headers=headers,
-            data=body or None,
-            allow_redirects=False,
-        ) as upstream:
-            out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP}
+        async with forward(self._session, self.upstream, request, headers, body) as upstream:
+            out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in HOP_BY_HOP}
             if not upstream.headers.get("content-type", "").startswith("text/event-stream"):
                 payload = await upstream.read()
                 if route == "submit" and upstream.status == 200 and prompt is not None:
-                    try:
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
                         self._prompts[json.loads(payload)["event_id"]] = prompt
-                    except (ValueError, KeyError, TypeError):
-                        pass
                 return web.Response(status=upstream.status, body=payload, headers=out_headers)
             response = web.StreamResponse(status=upstream.status, headers=out_headers)
             await response.prepare(request)
@@ -534,7 +512,7 @@ def fresh(space, foreign, monkeypatch):
     monkeypatch.setattr(BlackForestLabs_Flux1Schnell, "config_cache", ConfigCache())
     space.use("ok")
     foreign.use("ok")
-    yield space
+    return space
 
 
 @pytest.fixture

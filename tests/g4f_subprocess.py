@@ -155,6 +155,13 @@ def make_distribution(root: Path, name: str, entry_points: dict[str, str], modul
     return root
 
 
+def one_provider_plugin(root: Path, dist: str, name: str, source: str | None = None) -> Path:
+    """A throwaway distribution ``dist`` whose module ``dist`` declares one entry
+    point ``name`` (the module's ``source``: by default a working fake provider)."""
+    source = FAKE_PROVIDER.format(name=name) if source is None else source
+    return make_distribution(root, dist, {name: f"{dist}:{name}"}, {f"{dist}.py": source})
+
+
 #: Source of a minimal g4f provider class named ``{name}`` for throwaway plugins.
 FAKE_PROVIDER = """
 from g4f.providers.base_provider import AsyncGeneratorProvider

@@ -324,6 +324,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--max-size", type=int, default=None, help="queue max_size")
     parser.add_argument(
+        "--keep-alive",
+        type=int,
+        default=5,
+        help="seconds an idle keep-alive connection stays open (uvicorn's default: 5)",
+    )
+    parser.add_argument(
         "--mode",
         choices=MODES,
         default="normal",
@@ -362,6 +368,7 @@ async def serve(args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         log_level="warning",
+        timeout_keep_alive=args.keep_alive,
         # Open SSE streams would otherwise hold a graceful shutdown forever.
         timeout_graceful_shutdown=1,
     )

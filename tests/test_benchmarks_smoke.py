@@ -58,7 +58,10 @@ def _table(report: str, heading: str) -> list[dict[str, str]]:
             break
         block.append(line)
     header = [cell.strip() for cell in block[0].strip("|").split("|")]
-    return [dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")))) for line in block[2:]]
+    return [
+        dict(zip(header, (cell.strip() for cell in line.strip("|").split("|")), strict=True))
+        for line in block[2:]
+    ]
 
 
 @pytest.mark.timeout(900)
@@ -165,3 +168,34 @@ def test_importtime_parser_counts_outermost_plugin_modules_once() -> None:
     assert startup.plugin_importtime_us(stderr) == 70 + 5
     assert startup.plugin_importtime_us(stderr, "g4f") == 900
     assert startup.importtime_us(stderr, lambda name: name == "_g4f_flux_plugin_autoload") == [20]
+
+
+def test_the_benchmark_replica_keeps_an_idle_connection_past_uvicorns_default() -> None:
+    """The network section's flake: uvicorn closes an idle keep-alive connection
+    after 5 s, and a client (the floor never retries) whose next request left
+    just as the server closed it got "Server disconnected". The benchmark's
+    replica keeps idle connections longer than any pause in a run; here one
+    connection serves two requests 6 s apart (a wait, not a timing assertion)."""
+    import http.client
+    import time
+    from urllib.parse import urlsplit
+
+    pytest.importorskip("gradio")
+    server = _load_benchmark_module("server")
+    assert server.KEEP_ALIVE > 6
+    replica = server.Replica(concurrency=1).start()
+    try:
+        connection = http.client.HTTPConnection(urlsplit(replica.url).netloc, timeout=30)
+        try:
+            connection.request("GET", "/config")
+            assert connection.getresponse().read() and connection.sock is not None
+            first = connection.sock.getsockname()
+            time.sleep(6)  # past uvicorn's default of 5 s
+            connection.request("GET", "/config")
+            response = connection.getresponse()
+            assert response.status == 200 and response.read()
+            assert connection.sock.getsockname() == first  # the same connection, reused
+        finally:
+            connection.close()
+    finally:
+        replica.stop()

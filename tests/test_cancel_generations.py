@@ -31,15 +31,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _helpers as helpers  # the replica's texts (helpers.QUOTA_TITLE, ...), job_kwargs
 import aiohttp
 import g4f.errors
 import pytest
 from _helpers import (
-    EXCEPTION_MESSAGE,
     PROTOCOLS,
-    QUOTA_MESSAGE,
-    QUOTA_RETRY_AFTER,
-    QUOTA_TITLE,
+    SMALL_CLI,
     TRANSPORTS,
     Provider,
     assert_image,
@@ -199,9 +197,9 @@ async def test_quota_in_the_spaces_words_where_the_space_sends_them(every_genera
         assert not isinstance(error, g4f.errors.RateLimitError)
     else:
         assert isinstance(error, QuotaExceededError) and isinstance(error, g4f.errors.RateLimitError)
-        assert QUOTA_MESSAGE in str(error) and error.retry_after == QUOTA_RETRY_AFTER
+        assert helpers.QUOTA_MESSAGE in str(error) and error.retry_after == helpers.QUOTA_RETRY_AFTER
         if every_generation.generation != "4":  # Gradio 4's gr.Error has no title
-            assert QUOTA_TITLE in str(error)
+            assert helpers.QUOTA_TITLE in str(error)
     assert "null" not in str(error)
     assert [job["state"] for job in await server_jobs(every_generation, prompt)] == ["failed"]
 
@@ -213,7 +211,7 @@ async def test_a_hidden_exception_is_said_in_plain_words(every_generation, proto
     error = caught.value
     assert not isinstance(error, g4f.errors.RateLimitError)
     assert "hides its details" in str(error) and "show_error" in str(error)
-    assert "null" not in str(error) and EXCEPTION_MESSAGE not in str(error)
+    assert "null" not in str(error) and helpers.EXCEPTION_MESSAGE not in str(error)
 
 
 # -- stopping a queued job: it never starts ------------------------------------------
@@ -252,18 +250,23 @@ async def _stop_queued(replica, way: str, protocol: str, transport: str, prompt:
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_a_queued_job_stopped_never_starts(every_generation, transport, protocol, way):
-    holder = await Holder(every_generation).running()
+    await _stopped_while_queued_never_starts(every_generation, way, protocol, transport)
+    await settle()
+
+
+async def _stopped_while_queued_never_starts(replica, way: str, protocol: str, transport) -> None:
+    """Queue a job behind a running one, stop it by ``way``, and check that it never runs."""
+    holder = await Holder(replica).running()
     prompt = unique("queued")
     try:
-        await _stop_queued(every_generation, way, protocol, transport, prompt)
+        await _stop_queued(replica, way, protocol, transport, prompt)
         # Gradio's own count: the stopped job left the queue while the holder runs.
-        await wait_for_queue_size(every_generation, 0)
+        await wait_for_queue_size(replica, 0)
     finally:
         await holder.release()
     # First come, first served: had it stayed queued, it would start before this one.
-    await next_job_runs(every_generation)
-    assert await server_jobs(every_generation, prompt) == []
-    await settle()
+    await next_job_runs(replica)
+    assert await server_jobs(replica, prompt) == []
 
 
 @pytest.mark.parametrize("way", ["aclose"])
@@ -276,16 +279,8 @@ async def test_a_queued_job_stopped_on_the_callers_open_transport_never_starts(
     instance, as a program running many jobs does): nothing but the cancel
     itself may take the job off the queue, not the transport's closing."""
     transport, _ = make_transport(transport_name)
-    holder = await Holder(every_generation).running()
-    prompt = unique("queued")
     try:
-        try:
-            await _stop_queued(every_generation, way, protocol, transport, prompt)
-            await wait_for_queue_size(every_generation, 0)
-        finally:
-            await holder.release()
-        await next_job_runs(every_generation)
-        assert await server_jobs(every_generation, prompt) == []
+        await _stopped_while_queued_never_starts(every_generation, way, protocol, transport)
     finally:
         await transport.aclose()
     await settle()
@@ -328,16 +323,7 @@ async def test_a_queued_job_closed_right_after_submission_never_starts(every_gen
 # -- stopping a running job: the Space is free at once ------------------------------
 async def _stop_running(replica, way: str, protocol: str, transport: str, prompt: str, on_running) -> None:
     """Run a long job, await ``on_running()`` once the Space runs it, then stop it by ``way``."""
-    kwargs = dict(
-        api_base=replica.url,
-        prompt=prompt,
-        protocol=protocol,
-        transport=transport,
-        width=256,
-        height=256,
-        num_inference_steps=HOLD_STEPS,
-        timeout=HOLD_SECONDS + 30,
-    )
+    kwargs = helpers.job_kwargs(replica, prompt, transport, protocol, HOLD_STEPS, timeout=HOLD_SECONDS + 30)
     if way == "aclose":
         generator = Provider.create_async_generator("flux", None, **kwargs)
         await anext(generator)
@@ -456,12 +442,7 @@ async def test_ctrl_c_on_a_queued_job_it_never_starts(every_generation, protocol
     try:
         process = _cli(
             prompt,
-            "--width",
-            "256",
-            "--height",
-            "256",
-            "--steps",
-            "1",
+            *SMALL_CLI,
             "--protocol",
             protocol,
             "--api-base",

@@ -53,8 +53,14 @@ class Run:
 
 def g4f_flux(*args: str, cwd: Path, timeout: float = 120) -> Run:
     """Run the command with stdout and stderr piped (not terminals)."""
-    done = subprocess.run(
-        [*COMMAND, *args],
+    done = _piped([*COMMAND, *args], cwd, timeout)
+    return Run(done.returncode, done.stdout, done.stderr)
+
+
+def _piped(command: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``command`` in ``cwd`` with the test environment, stdin empty, output captured."""
+    return subprocess.run(
+        command,
         cwd=cwd,
         env=_env(cwd),
         capture_output=True,
@@ -62,7 +68,6 @@ def g4f_flux(*args: str, cwd: Path, timeout: float = 120) -> Run:
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
-    return Run(done.returncode, done.stdout, done.stderr)
 
 
 def g4f_flux_on_terminal(*args: str, cwd: Path, timeout: float = 120) -> Run:
@@ -122,7 +127,7 @@ def exif_record(path: Path) -> tuple[str, dict]:
 
 def near(colour, expected, tolerance=12) -> bool:
     # The Space's WebP is lossy: a solid colour comes back within a few units.
-    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=False))
+    return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=True))
 
 
 # -- no server needed -----------------------------------------------------
@@ -172,15 +177,7 @@ def test_g4f_modules_are_told_from_this_packages():
 
 def importing(*args: str, cwd: Path, timeout: float = 120) -> tuple[Run, list[str]]:
     """Run the command under ``python -X importtime``; the run and every module it imported."""
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "g4f_flux_plugin", *args],
-        cwd=cwd,
-        env=_env(cwd),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    done = _piped([sys.executable, "-X", "importtime", "-m", "g4f_flux_plugin", *args], cwd, timeout)
     run = Run(
         done.returncode,
         done.stdout,
@@ -537,16 +534,15 @@ def test_quota_exits_3_and_says_how_long_to_wait(replica, tmp_path):
     assert run.stdout == "" and not list(tmp_path.glob("*.webp"))
 
 
+def _slow_job(marker: str) -> list[str]:
+    """A 10-step job of one second a step: still running when a test stops it."""
+    return [f"slow {marker} [[sleep=1]]", "--steps", "10", "--width", "256", "--height", "256"]
+
+
 def test_timeout_exits_4(replica, tmp_path):
     marker = token()
     run = g4f_flux(
-        f"slow {marker} [[sleep=1]]",
-        "--steps",
-        "10",
-        "--width",
-        "256",
-        "--height",
-        "256",
+        *_slow_job(marker),
         "--timeout",
         "2",
         "--api-base",
@@ -574,13 +570,7 @@ def test_ctrl_c_cancels_the_job_on_the_space_and_exits_130(replica, tmp_path):
     process = subprocess.Popen(
         [
             *COMMAND,
-            f"slow {marker} [[sleep=1]]",
-            "--steps",
-            "10",
-            "--width",
-            "256",
-            "--height",
-            "256",
+            *_slow_job(marker),
             "--api-base",
             replica.url,
         ],
@@ -699,7 +689,7 @@ async def test_download_sends_the_token_only_to_the_space_and_follows_redirects(
         HttpClient(transport, "https://space.example", "hf_secret"), "https://space.example/file=a.webp"
     )
     assert (data, kind) == (image, "webp")
-    (_first_url, first), (second_url, second) = transport.seen
+    (_, first), (second_url, second) = transport.seen
     assert first["x-hf-authorization"] == "Bearer hf_secret" and "authorization" not in first
     assert "x-hf-authorization" not in second and second_url.startswith("https://cdn.example/")
 

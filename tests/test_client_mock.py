@@ -290,6 +290,6 @@ def test_bad_input_is_refused_before_any_request():
 
 async def test_an_empty_prompt_is_refused_before_any_request():
     flux, transport = client(FakeSpace())
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="prompt"):
         await flux.image("")
     assert transport.requests == []

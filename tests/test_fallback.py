@@ -25,8 +25,7 @@ import uuid
 
 import pytest
 from g4f.client import AsyncClient
-from g4f.errors import RetryProviderError
-from g4f.errors import TimeoutError as G4FTimeoutError
+from g4f.errors import RetryProviderError, TimeoutError as G4FTimeoutError
 from g4f.providers.response import ImageResponse, ProviderInfo
 from g4f.providers.retry_provider import IterListProvider, ProviderCircuitBreaker, RetryProvider
 
@@ -276,7 +275,7 @@ async def test_the_client_api_does_not_feed_the_circuit_breaker(ours_at, quota, 
     chain = IterListProvider([ours_at(quota.url), pinned("OtherFlux", replica.url)], shuffle=False)
     prompts = [unique() for _ in range(4)]
     for prompt in prompts:
-        _url, provider = await generate(chain, prompt)
+        _, provider = await generate(chain, prompt)
         assert provider == "OtherFlux"
     assert ProviderCircuitBreaker.is_available(OURS_NAME)
     assert [len(jobs_for(quota, prompt)) for prompt in prompts] == [1, 0, 0, 0]

@@ -33,19 +33,10 @@ from fault_server import (  # noqa: F401  (fixtures)
     space,
 )
 
+from g4f_flux_plugin import _errors as client_errors
 from g4f_flux_plugin._errors import (
-    JobCancelledError,
     QuotaExceededError,
-    SpaceAuthError,
     SpaceBusyError,
-    SpaceConnectError,
-    SpaceConnectionError,
-    SpaceError,
-    SpaceProtocolError,
-    SpaceRateLimitError,
-    SpaceStatusError,
-    SpaceTimeoutError,
-    StreamCutError,
 )
 from g4f_flux_plugin._g4f_errors import G4F_TWINS
 from g4f_flux_plugin._retry import RetryPolicy
@@ -101,7 +92,7 @@ async def test_connection_refused_is_retried_then_raised(transport):
     root = f"http://127.0.0.1:{free_port()}"
     outcome = await generate(root, transport=transport, timeout=TIMEOUT)
     assert outcome.elapsed < TIMEOUT + SLACK
-    error = expect_error(outcome, SpaceConnectError)
+    error = expect_error(outcome, client_errors.SpaceConnectError)
     assert isinstance(error, g4f.errors.ResponseError)
     assert len(outcome.events("retry")) == FAST_RETRY_ATTEMPTS - 1
 
@@ -145,7 +136,7 @@ async def test_connect_timeout_is_retried_then_raised(unanswered_port, transport
             f"http://127.0.0.1:{unanswered_port}", transport=client, timeout=TIMEOUT, check_tasks=False
         )
     assert not pending_tasks()
-    expect_error(outcome, SpaceConnectError)
+    expect_error(outcome, client_errors.SpaceConnectError)
     assert len(outcome.events("retry")) == FAST_RETRY_ATTEMPTS - 1
     # each attempt waited for its connect timeout, and not for the deadline
     assert FAST_RETRY_ATTEMPTS * 0.5 <= outcome.elapsed < TIMEOUT
@@ -165,7 +156,7 @@ async def test_reset_before_event_id_then_success(space, combo):
 async def test_reset_before_event_id_every_time(space, combo):
     space.use("submit_reset")
     outcome = await run(space, combo)
-    error = expect_error(outcome, SpaceConnectionError)
+    error = expect_error(outcome, client_errors.SpaceConnectionError)
     assert "reset" in str(error).lower() or "broke" in str(error)
     if combo[0] == "aiohttp":
         assert space.count("submit") == FAST_RETRY_ATTEMPTS
@@ -185,7 +176,7 @@ async def test_reset_mid_stream_then_success(space, combo):
 async def test_reset_mid_stream_every_time(space, combo):
     space.use("stream_reset")
     outcome = await run(space, combo)
-    expect_error(outcome, SpaceConnectionError)
+    expect_error(outcome, client_errors.SpaceConnectionError)
     assert space.count("submit") == FAST_RETRY_ATTEMPTS
     assert space.count("cancel") == FAST_RETRY_ATTEMPTS
 
@@ -199,7 +190,7 @@ async def test_reset_mid_stream_every_time(space, combo):
 async def test_gateway_error_page_is_retried_then_raised(space, combo, status, reason):
     space.use("submit_status", status=status)
     outcome = await run(space, combo)
-    error = expect_error(outcome, SpaceStatusError)
+    error = expect_error(outcome, client_errors.SpaceStatusError)
     assert isinstance(error, g4f.errors.ResponseStatusError)
     assert error.status == status
     message = str(error)
@@ -220,7 +211,7 @@ async def test_gateway_error_page_then_success(space, combo, status):
 async def test_huge_error_page_is_read_only_in_part(space, combo):
     space.use("submit_status", status=502, body_bytes=8 << 20)
     outcome = await run(space, combo)
-    error = expect_error(outcome, SpaceStatusError)
+    error = expect_error(outcome, client_errors.SpaceStatusError)
     assert "502 Bad Gateway" in str(error) and len(str(error)) < 400
 
 
@@ -238,7 +229,7 @@ async def test_429_retry_after_is_honoured(space, combo):
 async def test_429_retry_after_beyond_the_deadline_is_raised_at_once(space, combo):
     space.use("submit_status", status=429, html=False, retry_after="60")
     outcome = await run(space, combo)
-    error = expect_error(outcome, SpaceRateLimitError)
+    error = expect_error(outcome, client_errors.SpaceRateLimitError)
     assert isinstance(error, g4f.errors.RateLimitError)
     assert error.retry_after == 60
     assert space.count("submit") == 1
@@ -255,7 +246,7 @@ async def test_queue_full_then_success(space, combo):
 async def test_queue_full_every_time(space, combo):
     space.use("queue_full")
     outcome = await run(space, combo)
-    error = expect_error(outcome, SpaceRateLimitError)
+    error = expect_error(outcome, client_errors.SpaceRateLimitError)
     assert isinstance(error, g4f.errors.RateLimitError) and error.status == 503
     assert "Queue is full" in str(error)
     assert space.count("submit") == FAST_RETRY_ATTEMPTS
@@ -263,7 +254,12 @@ async def test_queue_full_every_time(space, combo):
 
 @pytest.mark.parametrize(
     "status,kind",
-    [(400, SpaceStatusError), (401, SpaceAuthError), (403, SpaceAuthError), (422, SpaceStatusError)],
+    [
+        (400, client_errors.SpaceStatusError),
+        (401, client_errors.SpaceAuthError),
+        (403, client_errors.SpaceAuthError),
+        (422, client_errors.SpaceStatusError),
+    ],
 )
 async def test_client_errors_are_not_retried(space, combo, status, kind):
     space.use(
@@ -279,35 +275,35 @@ async def test_client_errors_are_not_retried(space, combo, status, kind):
 async def test_408_is_retried(space, combo):
     space.use("submit_status", status=408)
     outcome = await run(space, combo)
-    assert expect_error(outcome, SpaceStatusError).status == 408
+    assert expect_error(outcome, client_errors.SpaceStatusError).status == 408
     assert space.count("submit") == FAST_RETRY_ATTEMPTS
 
 
 async def test_500_on_submit_rediscovers_the_config_once(space, combo):
     space.use("submit_status", status=500, html=False)
     outcome = await run(space, combo)
-    assert expect_error(outcome, SpaceStatusError).status == 500
+    assert expect_error(outcome, client_errors.SpaceStatusError).status == 500
     assert space.routes() == ["config", "submit", "config", "submit"]
 
 
 async def test_whole_space_404(space, transport):
     space.use("space_404")
     outcome = await run(space, (transport, "auto"))
-    assert expect_error(outcome, SpaceStatusError).status == 404
+    assert expect_error(outcome, client_errors.SpaceStatusError).status == 404
     assert space.routes() == ["config"]
 
 
 async def test_config_missing(space, transport):
     space.use("config_404")
     outcome = await run(space, (transport, "auto"))
-    assert expect_error(outcome, SpaceStatusError).status == 404
+    assert expect_error(outcome, client_errors.SpaceStatusError).status == 404
     assert space.routes() == ["config"]
 
 
 async def test_config_not_json(space, transport):
     space.use("config_not_json")
     outcome = await run(space, (transport, "auto"))
-    error = expect_error(outcome, SpaceProtocolError)
+    error = expect_error(outcome, client_errors.SpaceProtocolError)
     assert "/config" in str(error) and "<html" not in str(error)
     assert space.routes() == ["config"]
 
@@ -322,7 +318,7 @@ async def test_config_gateway_error_then_success(space, combo):
 async def test_event_id_missing(space, combo):
     space.use("no_event_id")
     outcome = await run(space, combo)
-    error = expect_error(outcome, SpaceProtocolError)
+    error = expect_error(outcome, client_errors.SpaceProtocolError)
     assert "event id" in str(error)
     assert space.routes() == ["config", "submit"]
 
@@ -342,7 +338,7 @@ async def test_event_id_missing(space, combo):
 async def test_heartbeats_then_end_of_stream(space, combo, close_stream):
     space.use("stream_cut", close_stream=close_stream)
     outcome = await run(space, combo)
-    expect_error(outcome, StreamCutError)
+    expect_error(outcome, client_errors.StreamCutError)
     # The original provider re-read the stream in a tight loop (26,000
     # requests in 3 s): here each attempt is one submit, one read and one
     # cancel (the job's own stream was open and is dropped: no second one).
@@ -355,7 +351,7 @@ async def test_heartbeats_then_end_of_stream(space, combo, close_stream):
 async def test_heartbeats_forever_end_at_the_deadline(space, combo):
     space.use("heartbeats_forever")
     outcome = await run(space, combo, timeout=2.0)
-    error = expect_error(outcome, SpaceTimeoutError)
+    error = expect_error(outcome, client_errors.SpaceTimeoutError)
     assert isinstance(error, g4f.errors.TimeoutError)
     assert outcome.elapsed >= 2.0
     assert space.count("submit") == 1
@@ -365,7 +361,7 @@ async def test_heartbeats_forever_end_at_the_deadline(space, combo):
 async def test_stream_without_headers_ends_at_the_deadline(space, combo):
     space.use("no_headers")
     outcome = await run(space, combo, timeout=2.0)
-    expect_error(outcome, SpaceTimeoutError)
+    expect_error(outcome, client_errors.SpaceTimeoutError)
     assert outcome.elapsed >= 2.0
     assert space.count("submit") == 1
     assert space.count("cancel") == 1
@@ -384,7 +380,7 @@ async def test_events_split_byte_by_byte(space, combo):
 async def test_unexpected_error_on_the_queue(space, transport):
     space.use("unexpected_error")
     outcome = await run(space, (transport, "queue"))
-    error = expect_error(outcome, SpaceProtocolError)
+    error = expect_error(outcome, client_errors.SpaceProtocolError)
     assert "404: Not Found" in str(error)
     assert space.count("submit") == 1
 
@@ -409,7 +405,7 @@ async def test_unexpected_error_on_the_queue(space, transport):
 async def test_error_from_the_space(space, combo, payload, words, title):
     space.use("error_event", payload=payload)
     outcome = await run(space, combo)
-    error = expect_error(outcome, SpaceError)
+    error = expect_error(outcome, client_errors.SpaceError)
     assert isinstance(error, g4f.errors.ResponseError)
     assert words in str(error)
     assert "null" not in str(error) and "None" not in str(error)
@@ -421,7 +417,7 @@ async def test_error_from_the_space(space, combo, payload, words, title):
 async def test_quota_is_raised_at_once_with_retry_after(space, combo):
     space.use("quota")
     outcome = await run(space, combo)
-    error = expect_error(outcome, QuotaExceededError)
+    error = expect_error(outcome, client_errors.QuotaExceededError)
     assert isinstance(error, g4f.errors.RateLimitError)
     assert error.retry_after == 5 * 60 + 12
     assert QUOTA_ERROR["error"].strip() in str(error) and "ZeroGPU quota exceeded" in str(error)
@@ -447,14 +443,14 @@ async def test_complete_without_output_is_a_cancelled_job(space, combo, output):
     # on the call protocol, output {} on the queue's.
     space.use("complete", output=output)
     outcome = await run(space, combo)
-    expect_error(outcome, JobCancelledError)
+    expect_error(outcome, client_errors.JobCancelledError)
     assert space.count("submit") == 1
 
 
 async def test_malformed_json_in_data(space, combo):
     space.use("malformed_json")
     outcome = await run(space, combo)
-    error = expect_error(outcome, SpaceProtocolError)
+    error = expect_error(outcome, client_errors.SpaceProtocolError)
     assert "malformed JSON" in str(error)
     assert space.count("submit") == 1
 
@@ -470,7 +466,7 @@ async def test_line_of_several_megabytes(space, combo):
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    error = expect_error(outcome, SpaceProtocolError)
+    error = expect_error(outcome, client_errors.SpaceProtocolError)
     assert "max_line_bytes" in str(error)
     # The decoder stops at its 1 MiB limit: the 8 MiB line is never held whole.
     assert peak < 6 << 20, f"peak {peak / 2**20:.1f} MiB"
@@ -480,7 +476,7 @@ async def test_line_of_several_megabytes(space, combo):
 async def test_endless_bytes_without_a_line_end(space, combo):
     space.use("endless_bytes")
     outcome = await run(space, combo, timeout=20.0)
-    error = expect_error(outcome, SpaceProtocolError)
+    error = expect_error(outcome, client_errors.SpaceProtocolError)
     assert "max_line_bytes" in str(error)
     assert outcome.elapsed < 2.0, "the size limit, not the deadline, must end it"
 
@@ -488,7 +484,7 @@ async def test_endless_bytes_without_a_line_end(space, combo):
 async def test_event_of_several_megabytes(space, combo):
     space.use("huge_event", size=3 << 20)
     outcome = await run(space, combo)
-    assert "max_event_bytes" in str(expect_error(outcome, SpaceProtocolError))
+    assert "max_event_bytes" in str(expect_error(outcome, client_errors.SpaceProtocolError))
 
 
 # -- where the image is --------------------------------------------------------
@@ -569,7 +565,7 @@ def test_backoff_grows_exponentially_with_jitter_and_a_cap():
         delays = [policy.delay(retry, error) for _ in range(200)]
         assert top / 2 <= min(delays) and max(delays) <= top
         assert max(delays) - min(delays) > top / 10  # jitter: not all the same
-    asked = SpaceRateLimitError("busy", 429, retry_after=30)
+    asked = client_errors.SpaceRateLimitError("busy", 429, retry_after=30)
     assert policy.delay(0, asked) == 30
 
 
@@ -577,7 +573,7 @@ async def test_backoff_waits_between_attempts(monkeypatch, space):
     monkeypatch.setattr(BlackForestLabs_Flux1Schnell, "retry_policy", RetryPolicy())  # the real policy
     space.use("stream_cut")
     outcome = await run(space, ("aiohttp", "call"), timeout=TIMEOUT)
-    expect_error(outcome, StreamCutError)
+    expect_error(outcome, client_errors.StreamCutError)
     first, second = (event.eta for event in outcome.events("retry"))
     assert 0.25 <= first <= 0.5 and 0.5 <= second <= 1.0
     assert outcome.elapsed >= first + second
@@ -592,7 +588,7 @@ async def test_no_wait_is_made_that_would_pass_the_deadline(monkeypatch, space):
     monkeypatch.setattr(BlackForestLabs_Flux1Schnell, "retry_policy", RetryPolicy(base=10.0, cap=10.0))
     space.use("stream_cut")
     outcome = await run(space, ("aiohttp", "call"), timeout=5.0)
-    expect_error(outcome, StreamCutError)
+    expect_error(outcome, client_errors.StreamCutError)
     assert space.count("submit") == 1
 
 

@@ -164,7 +164,7 @@ def _assert_replica_image(raw: bytes, replica, prompt: str, size: tuple[int, int
     # The replica paints the whole image in a colour made from the seed it used.
     expected = replica_script.seed_colour(jobs[0]["seed"])
     actual = image.convert("RGB").getpixel((size[0] // 2, size[1] // 2))
-    assert all(abs(a - e) <= 8 for a, e in zip(actual, expected)), (actual, expected)
+    assert all(abs(a - e) <= 8 for a, e in zip(actual, expected, strict=True)), (actual, expected)
 
 
 @pytest.mark.parametrize("response_format", ["url", "b64_json"])

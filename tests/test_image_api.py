@@ -51,7 +51,7 @@ def painted_with(raw: bytes, seed: int) -> bool:
 
     image = Image.open(io.BytesIO(raw)).convert("RGB")
     actual = image.getpixel((image.width // 2, image.height // 2))
-    return all(abs(a - e) <= 8 for a, e in zip(actual, replica_script.seed_colour(seed)))
+    return all(abs(a - e) <= 8 for a, e in zip(actual, replica_script.seed_colour(seed), strict=True))
 
 
 def download(urls: list[str]) -> list[bytes]:
@@ -70,7 +70,9 @@ def in_order(raws: list[bytes], seeds: list[int]) -> bool:
     seeds whose order is checked here cross a 256 boundary (255 -> 256 is
     red 255 -> green 1), or are far apart.
     """
-    return len(raws) == len(seeds) and all(painted_with(raw, seed) for raw, seed in zip(raws, seeds))
+    return len(raws) == len(seeds) and all(
+        painted_with(raw, seed) for raw, seed in zip(raws, seeds, strict=True)
+    )
 
 
 # --- through g4f's client --------------------------------------------------------

@@ -15,6 +15,7 @@ out: the only copy the fresh interpreter can find is the wheel's.
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import shutil
@@ -25,8 +26,12 @@ import tarfile
 import venv
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
+import pytest
 from g4f_subprocess import seed_g4f_cache
+
+from g4f_flux_plugin import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = (
@@ -61,40 +66,39 @@ def _copy_sources(tmp_path: Path) -> Path:
     return source
 
 
-def _build_wheel(tmp_path: Path, source: Path | None = None) -> Path:
-    source = source or _copy_sources(tmp_path)
-    wheels = tmp_path / "wheels"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            str(source),
-            "-w",
-            str(wheels),
-        ],
-        check=True,
+class Dist(NamedTuple):
+    """What ``python -m build`` made: the sdist, and the wheel built from it."""
+
+    sdist: Path
+    wheel: Path
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
+    """``python -m build`` of a copy of the sources (the wheel is built from
+    the sdist, as a user's pip would), then ``twine check --strict`` on both.
+
+    Offline: no build isolation, so setuptools comes from this environment."""
+    tmp_path = tmp_path_factory.mktemp("build")
+    source = _copy_sources(tmp_path)
+    out = tmp_path / "dist"
+    done = subprocess.run(
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(source)],
+        capture_output=True,
+        text=True,
         timeout=300,
     )
-    (wheel,) = wheels.glob("g4f_flux_plugin-*.whl")
-    return wheel
-
-
-def _build_sdist(tmp_path: Path) -> Path:
-    # setuptools' PEP 517 hook, run directly: offline, and no extra build tool.
-    source = _copy_sources(tmp_path)
-    sdists = tmp_path / "sdists"
-    code = "import sys; from setuptools import build_meta; build_meta.build_sdist(sys.argv[1])"
-    subprocess.run(
-        [sys.executable, "-c", code, str(sdists)], cwd=source, check=True, capture_output=True, timeout=300
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    (sdist,) = out.glob("g4f_flux_plugin-*.tar.gz")
+    (wheel,) = out.glob("g4f_flux_plugin-*.whl")
+    checked = subprocess.run(
+        [sys.executable, "-m", "twine", "check", "--strict", str(sdist), str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    (sdist,) = sdists.glob("g4f_flux_plugin-*.tar.gz")
-    return sdist
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    return Dist(sdist, wheel)
 
 
 def _clean_env(tmp_path: Path) -> dict:
@@ -135,10 +139,9 @@ def _fresh_environment(tmp_path: Path) -> tuple[Path, Path]:
     return python, purelib
 
 
-def test_wheel_in_a_fresh_environment_registers_the_provider(tmp_path, replica):
-    wheel = _build_wheel(tmp_path)
-    python, purelib = _fresh_environment(tmp_path)
-    subprocess.run(
+def _pip_install(python: Path, *args: str) -> None:
+    """This environment's pip installs into ``python``'s, offline, no dependencies."""
+    done = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -149,13 +152,30 @@ def test_wheel_in_a_fresh_environment_registers_the_provider(tmp_path, replica):
             "-q",
             "--no-deps",
             "--no-index",
-            str(wheel),
+            *args,
         ],
-        check=True,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+
+
+def test_wheel_in_a_fresh_environment_registers_the_provider(tmp_path, replica, dist):
+    wheel = dist.wheel
+    python, purelib = _fresh_environment(tmp_path)
+    _pip_install(python, str(wheel))
     assert (purelib / PTH_NAME).is_file()
     assert not (purelib / "build_pth.py").exists()  # a build step, not installed
+    assert (purelib / "g4f_flux_plugin" / "py.typed").is_file()
+    (info,) = purelib.glob(f"g4f_flux_plugin-{__version__}.dist-info")
+    entry_points = _entry_points((info / "entry_points.txt").read_text())
+    assert entry_points["console_scripts"] == {"g4f-flux": "g4f_flux_plugin.cli:main"}
+    assert entry_points["g4f.providers"] == {
+        "BlackForestLabs_Flux1Schnell": "g4f_flux_plugin.providers:BlackForestLabs_Flux1Schnell"
+    }
+    command = python.parent / "g4f-flux"
+    assert os.access(command, os.X_OK)
 
     cache = tmp_path / "g4f-cache"
     seed_g4f_cache(cache)
@@ -185,19 +205,119 @@ print(json.dumps({
     assert state["url"].startswith(replica.url)
     assert any(job["prompt"] == "a fresh install" for job in replica.jobs())
 
+    # The installed console script: its version, then an image from the replica.
+    version = subprocess.run(
+        [command, "--version"], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert version.stdout.split() == ["g4f-flux", __version__]
+    out = tmp_path / "fox.webp"
+    made = subprocess.run(
+        [
+            command,
+            "an installed command",
+            "--api-base",
+            replica.url,
+            "-o",
+            out,
+            "-q",
+            "--steps",
+            "1",
+            "--width",
+            "256",
+            "--height",
+            "256",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert made.returncode == 0, made.stderr[-3000:]
+    assert out.read_bytes()[:4] == b"RIFF"
+    assert any(job["prompt"] == "an installed command" for job in replica.jobs())
 
-def test_wheel_built_from_the_sdist_ships_the_hook(tmp_path):
-    sdist = _build_sdist(tmp_path)
-    with tarfile.open(sdist) as archive:
+
+def _entry_points(text: str) -> dict[str, dict[str, str]]:
+    parser = configparser.ConfigParser(delimiters=("=",))
+    parser.optionxform = str  # names are case-sensitive
+    parser.read_string(text)
+    return {group: dict(parser[group]) for group in parser.sections()}
+
+
+def test_sdist_and_wheel_are_complete(dist):
+    with tarfile.open(dist.sdist) as archive:
         names = {name.partition("/")[2] for name in archive.getnames()}
-    assert {"build_pth.py", "MANIFEST.in", f"{HOOK_MODULE}.py"} <= names  # the build needs them
-    wheel = _build_wheel(tmp_path, sdist)
-    with zipfile.ZipFile(wheel) as archive:
+        (pkg_info,) = (
+            m for m in archive.getmembers() if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")
+        )
+        sdist_metadata = archive.extractfile(pkg_info).read().decode()
+    # What building from the sdist needs, and what users read.
+    assert {"build_pth.py", "MANIFEST.in", f"{HOOK_MODULE}.py", "README.md", "setup.cfg"} <= names
+    assert "g4f_flux_plugin/py.typed" in names
+    with zipfile.ZipFile(dist.wheel) as archive:
         names = set(archive.namelist())
         line = archive.read(PTH_NAME).decode()
-    assert {PTH_NAME, f"{HOOK_MODULE}.py"} <= names
+        wheel_metadata = archive.read(f"g4f_flux_plugin-{__version__}.dist-info/METADATA").decode()
+    assert {PTH_NAME, f"{HOOK_MODULE}.py", "g4f_flux_plugin/py.typed"} <= names
     assert "build_pth.py" not in names and not any(n.startswith("g4f_flux_plugin/_build") for n in names)
+    assert not any("__pycache__" in n or n.startswith("tests/") for n in names)
     assert line.startswith("import ") and HOOK_MODULE in line
+    readme_line = next(
+        line for line in (ROOT / "README.md").read_text().splitlines() if line and not line.startswith("#")
+    )
+    for metadata in (sdist_metadata, wheel_metadata):
+        assert f"\nVersion: {__version__}\n" in metadata
+        assert "Description-Content-Type: text/markdown" in metadata
+        assert readme_line in metadata  # the README is the long description
+
+
+# A user's code: reveal_type shows what a checker sees; one deliberate error.
+_USER_CODE = """
+from g4f_flux_plugin import FluxClient, SpaceError
+
+
+async def main() -> None:
+    async with FluxClient() as flux:
+        image = await flux.image("a fox")
+        reveal_type(image.seed)
+        wrong: int = image.url
+    try:
+        pass
+    except SpaceError as error:
+        reveal_type(error)
+"""
+
+
+def test_the_installed_package_is_typed(tmp_path, dist):
+    """py.typed in the wheel: a user's mypy --strict checks calls into the
+    installed package (without it: "missing library stubs or py.typed marker")."""
+    python, _ = _fresh_environment(tmp_path)
+    _pip_install(python, str(dist.wheel))
+    user = tmp_path / "user.py"
+    user.write_text(_USER_CODE)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--python-executable",
+            python,
+            "user.py",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = [line.partition(": ")[2] for line in done.stdout.splitlines() if line.startswith("user.py:")]
+    assert lines == [
+        'note: Revealed type is "int | None"',
+        'error: Incompatible types in assignment (expression has type "str", variable has type "int")  [assignment]',
+        'note: Revealed type is "g4f_flux_plugin._errors.SpaceError"',
+    ], done.stdout + done.stderr
 
 
 def test_editable_install_writes_the_hook(tmp_path):
@@ -205,25 +325,7 @@ def test_editable_install_writes_the_hook(tmp_path):
     python, purelib = _fresh_environment(tmp_path)
     # Without build isolation the build runs in the fresh interpreter, which
     # finds setuptools through the test environment's path.
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(python),
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--no-index",
-            "-e",
-            str(source),
-        ],
-        check=True,
-        timeout=300,
-        capture_output=True,
-    )
+    _pip_install(python, "--no-build-isolation", "-e", str(source))
     assert (purelib / PTH_NAME).is_file()
     assert _watchers(python, tmp_path) == [HOOK_MODULE]
     done = subprocess.run(

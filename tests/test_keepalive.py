@@ -8,9 +8,9 @@ A TCP relay in front of the replica counts the connections clients open.
 from __future__ import annotations
 
 import pytest
+from _helpers import generate, images
 from relay import TcpRelay
 
-from g4f_flux_plugin import BlackForestLabs_Flux1Schnell
 from g4f_flux_plugin._transports import make_transport
 
 
@@ -21,22 +21,8 @@ async def test_generations_on_one_transport_reuse_one_connection(replica, protoc
     async with TcpRelay(replica.url) as relay:
         try:
             for _ in range(4):
-                images = [
-                    item
-                    async for item in BlackForestLabs_Flux1Schnell.create_async_generator(
-                        model=None,
-                        messages=None,
-                        prompt="keep-alive",
-                        width=256,
-                        height=256,
-                        num_inference_steps=1,
-                        api_base=relay.url,
-                        transport=transport,
-                        protocol=protocol,
-                    )
-                    if item.images
-                ]
-                assert len(images) == 1
+                items = await generate(relay, prompt="keep-alive", transport=transport, protocol=protocol)
+                assert len(images(items)) == 1
         finally:
             await transport.aclose()
     # /config once, then submit, stream, (and so on) four times, one at a
@@ -54,20 +40,7 @@ async def test_generations_without_a_transport_share_the_loops_connections(
     monkeypatch.setenv("G4F_FLUX_TRANSPORT", transport_name)
     async with TcpRelay(replica.url) as relay:
         for _ in range(4):
-            items = [
-                item
-                async for item in BlackForestLabs_Flux1Schnell.create_async_generator(
-                    model=None,
-                    messages=None,
-                    prompt="pooled",
-                    width=256,
-                    height=256,
-                    num_inference_steps=1,
-                    api_base=relay.url,
-                    protocol=protocol,
-                )
-            ]
-            assert [item for item in items if item.images]
+            assert images(await generate(relay, prompt="pooled", protocol=protocol))
         # Four generations as g4f makes them (no transport): one connection.
         # Without the pool, each opens its own (4).
         assert relay.connections == 1

@@ -7,8 +7,7 @@ of the input of its name, and every unknown input keeps its default.
 
 from __future__ import annotations
 
-from hypothesis import example, given
-from hypothesis import strategies as st
+from hypothesis import example, given, strategies as st
 
 from g4f_flux_plugin._layout import ALIASES, info_layout
 from g4f_flux_plugin._params import normalise

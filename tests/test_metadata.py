@@ -11,8 +11,7 @@ import json
 import struct
 
 import pytest
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from g4f_flux_plugin import _metadata as m
 

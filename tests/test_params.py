@@ -137,7 +137,7 @@ def test_seed_out_of_range_or_not_whole_is_refused(bad):
 
 
 def test_seed_follows_the_spaces_maximum():
-    with pytest.raises(ValueError, match="0..1000"):
+    with pytest.raises(ValueError, match=r"0\.\.1000"):
         normalise("x", seed=1001, limits=Limits(max_seed=1000))
 
 
@@ -180,7 +180,7 @@ def test_check_count(given, count):
 
 @pytest.mark.parametrize("bad", [0, -1, 5, 50, 2.0, 2.5, "2", True, False, [2]])
 def test_check_count_refuses_what_is_not_1_to_4(bad):
-    with pytest.raises(ValueError, match="^n must"):
+    with pytest.raises(ValueError, match=r"^n must"):
         check_count(bad)
 
 

@@ -200,7 +200,8 @@ async def test_sizes_and_steps_are_clamped_before_sending(replica, given, sent):
 )
 async def test_bad_input_raises_value_error_before_any_request(recorder, bad):
     kwargs = {"prompt": unique(), **bad}
-    with pytest.raises(ValueError):
+    # Each message names what is wrong: the first keyword of the case.
+    with pytest.raises(ValueError, match=next(iter(bad))):
         await generate(api_base=recorder.url, **kwargs)
     assert recorder.requests == []
 
@@ -276,13 +277,18 @@ def test_class_attributes():
 
 
 # -- the Space's errors -----------------------------------------------------------------
+async def _failed(replica, marker: str, transport: str, protocol: str) -> tuple[str, BaseException]:
+    """The prompt of a job with ``marker`` and the g4f error its generation raised."""
+    prompt = unique(marker)
+    with pytest.raises(g4f.errors.ResponseError) as caught:
+        await generate(replica, prompt=prompt, transport=transport, protocol=protocol)
+    return prompt, caught.value
+
+
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_quota_is_a_rate_limit_error_with_the_spaces_words(any_replica, transport, protocol):
-    prompt = unique("[[quota]]")
-    with pytest.raises(g4f.errors.ResponseError) as caught:
-        await generate(any_replica, prompt=prompt, transport=transport, protocol=protocol)
-    error = caught.value
+    prompt, error = await _failed(any_replica, "[[quota]]", transport, protocol)
     if any_replica.generation == "4" and protocol == "call":
         # Gradio <= 6.12 sends `data: null` for every error on /call/: the words are lost.
         assert type(error) is G4F_TWINS[SpaceError] and "hides its details" in str(error)
@@ -301,10 +307,7 @@ async def test_quota_is_a_rate_limit_error_with_the_spaces_words(any_replica, tr
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_a_hidden_exception_is_said_in_plain_words(any_replica, transport, protocol):
-    prompt = unique("[[exception]]")
-    with pytest.raises(g4f.errors.ResponseError) as caught:
-        await generate(any_replica, prompt=prompt, transport=transport, protocol=protocol)
-    error = caught.value
+    prompt, error = await _failed(any_replica, "[[exception]]", transport, protocol)
     assert isinstance(error, SpaceError) and not isinstance(error, g4f.errors.RateLimitError)
     assert "hides its details" in str(error) and "show_error" in str(error)
     assert "null" not in str(error).lower() and EXCEPTION_MESSAGE not in str(error)
@@ -351,5 +354,5 @@ async def test_progress_items_have_no_images(replica):
     items = await generate(replica, prompt=unique(), protocol="queue")
     progress = [item for item in items if isinstance(item, FluxProgress)]
     assert progress and all(item.images == [] for item in progress)
-    assert [event.kind for event in events(items)][0] == "submitted"
+    assert next(event.kind for event in events(items)) == "submitted"
     assert all(str(item) == item.event.describe() + "\n" for item in progress)

@@ -15,7 +15,7 @@ import time
 import aiohttp
 import g4f.errors
 import pytest
-from _helpers import (
+from _helpers import (  # noqa: F401 (recorder: a fixture)
     INFO_MESSAGE,
     INFO_TITLE,
     PROTOCOLS,
@@ -27,6 +27,8 @@ from _helpers import (
     RecordingProxy,
     events,
     generate,
+    job_kwargs,
+    recorder,
     server_jobs,
     settle,
     the_image,
@@ -42,14 +44,6 @@ from g4f_flux_plugin._errors import QuotaExceededError, SpaceError, SpaceProtoco
 from g4f_flux_plugin._events import ProgressEvent
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("clean_env")]
-
-
-@pytest.fixture
-async def recorder(any_replica):
-    """A recording proxy in front of each generation's replica in turn."""
-    proxy = await RecordingProxy(any_replica.url).start()
-    yield proxy
-    await proxy.close()
 
 
 def _infer_dependency(config: dict) -> tuple[int, int]:
@@ -161,12 +155,9 @@ async def test_progress_callback_receives_every_event(replica, asynchronous):
             received.append(event)
     else:
         callback = received.append
+    prompt = unique("[[info]] [[sleep=0.2]]")
     items = await generate(
-        replica,
-        prompt=unique("[[info]] [[sleep=0.2]]"),
-        num_inference_steps=2,
-        protocol="queue",
-        progress_callback=callback,
+        replica, prompt=prompt, num_inference_steps=2, protocol="queue", progress_callback=callback
     )
     the_image(items)
     assert received and all(isinstance(event, ProgressEvent) for event in received)
@@ -180,17 +171,7 @@ async def test_quota_after_progress(any_replica, protocol):
     """The consumer sees the queue's progress, then the quota error (text and retry_after)."""
     items: list = []
     with pytest.raises(QuotaExceededError) as caught:
-        async for item in Provider.create_async_generator(
-            "flux",
-            None,
-            prompt=unique("[[quota]]"),
-            api_base=any_replica.url,
-            protocol=protocol,
-            width=256,
-            height=256,
-            num_inference_steps=1,
-        ):
-            items.append(item)
+        await generate(any_replica, into=items, prompt=unique("[[quota]]"), protocol=protocol)
     assert isinstance(caught.value, g4f.errors.RateLimitError)
     assert QUOTA_MESSAGE in str(caught.value) and caught.value.retry_after == QUOTA_RETRY_AFTER
     assert [event.kind for event in events(items)][:2] == ["submitted", "queued"]
@@ -245,19 +226,9 @@ async def test_a_full_queue_is_a_rate_limit_error_after_bounded_retries(start_re
         # Enough time: the provider retries a full queue, 3 attempts in all, then gives up.
         items: list = []
         with pytest.raises(g4f.errors.RateLimitError) as caught:
-            async for item in Provider.create_async_generator(
-                "flux",
-                None,
-                prompt=unique(),
-                api_base=proxy.url,
-                transport=transport,
-                protocol="queue",
-                width=256,
-                height=256,
-                num_inference_steps=1,
-                timeout=30,
-            ):
-                items.append(item)
+            await generate(
+                proxy, into=items, prompt=unique(), transport=transport, protocol="queue", timeout=30
+            )
         assert isinstance(caught.value, SpaceStatusError) and caught.value.status == 503
         assert "Queue is full" in str(caught.value)
         assert not isinstance(caught.value, QuotaExceededError)
@@ -323,16 +294,7 @@ CANCEL_WAYS = ["aclose", "break", "task_cancel", "deadline"]
 @pytest.mark.parametrize("transport", TRANSPORTS)
 async def test_stopping_a_running_job_cancels_it_on_the_space(any_replica, transport, protocol, way):
     prompt = unique("[[sleep=0.4]]")
-    kwargs = dict(
-        api_base=any_replica.url,
-        prompt=prompt,
-        transport=transport,
-        protocol=protocol,
-        width=256,
-        height=256,
-        num_inference_steps=6,
-        timeout=30,
-    )
+    kwargs = job_kwargs(any_replica, prompt, transport, protocol, 6, timeout=30)
     started = time.monotonic()
 
     if way == "aclose":

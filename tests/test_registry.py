@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from g4f_subprocess import FAKE_PROVIDER, PROVIDER, make_distribution
+from g4f_subprocess import FAKE_PROVIDER, PROVIDER, make_distribution, one_provider_plugin
 
 PLUGIN_MODULE = "g4f_flux_plugin.providers"
 SHADOW_IMPORTED = "a shadowing plugin must not be imported"
@@ -291,54 +291,38 @@ def test_loader_returns_what_it_registered_once(proc):
     ids=["import-error", "runtime-error", "missing-attribute"],
 )
 def test_broken_entry_point_is_reported_and_skipped(proc, tmp_path, source, error):
-    plugins = make_distribution(
-        tmp_path / "plugins",
-        "brokenplug",
-        {"BrokenProvider": "brokenplug:BrokenProvider"},
-        {"brokenplug.py": source},
-    )
+    plugins = one_provider_plugin(tmp_path / "plugins", "brokenplug", "BrokenProvider", source)
+    stderr = _skipped(proc, plugins, "BrokenProvider")
+    assert "'BrokenProvider'" in stderr
+    assert "brokenplug 0.1" in stderr
+    assert error in stderr
+
+
+def _skipped(proc, plugins, name: str) -> str:
+    """What g4f's start said on stderr; ``name`` (a plugin on ``plugins``) is not registered."""
     result = proc.run(
         f"""
         from g4f.Provider import ProviderUtils, {PROVIDER}
-        assert ProviderUtils.convert.get("BrokenProvider") is None
+        assert ProviderUtils.convert.get({name!r}) is None
     """,
         pythonpath=[plugins],
     )
-    assert "'BrokenProvider'" in result.stderr
-    assert "brokenplug 0.1" in result.stderr
-    assert error in result.stderr
+    return result.stderr
 
 
 def test_entry_point_that_is_not_a_provider_is_reported_and_skipped(proc, tmp_path):
-    plugins = make_distribution(
-        tmp_path / "plugins",
-        "notprov",
-        {"NotAProvider": "notprov:NotAProvider"},
-        {"notprov.py": "class NotAProvider:\n    pass\n"},
+    plugins = one_provider_plugin(
+        tmp_path / "plugins", "notprov", "NotAProvider", "class NotAProvider:\n    pass\n"
     )
-    result = proc.run(
-        f"""
-        from g4f.Provider import ProviderUtils, {PROVIDER}
-        assert ProviderUtils.convert.get("NotAProvider") is None
-    """,
-        pythonpath=[plugins],
-    )
-    assert "'NotAProvider'" in result.stderr
-    assert "is not a g4f provider class" in result.stderr
+    stderr = _skipped(proc, plugins, "NotAProvider")
+    assert "'NotAProvider'" in stderr
+    assert "is not a g4f provider class" in stderr
 
 
 def test_duplicate_name_keeps_the_first_and_reports_the_second(proc, tmp_path):
-    first = make_distribution(
-        tmp_path / "a",
-        "dupa",
-        {"DupProvider": "dupa:DupProvider"},
-        {"dupa.py": FAKE_PROVIDER.format(name="DupProvider")},
-    )
-    second = make_distribution(
-        tmp_path / "b",
-        "dupb",
-        {"DupProvider": "dupb:DupProvider"},
-        {"dupb.py": "raise AssertionError('imported a duplicate')"},
+    first = one_provider_plugin(tmp_path / "a", "dupa", "DupProvider")
+    second = one_provider_plugin(
+        tmp_path / "b", "dupb", "DupProvider", "raise AssertionError('imported a duplicate')"
     )
     result = proc.run(
         """

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from hypothesis import example, given
-from hypothesis import strategies as st
+from hypothesis import example, given, strategies as st
 
 from g4f_flux_plugin._errors import QuotaExceededError, error_from_space, parse_retry_after
 

@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from g4f_subprocess import FAKE_PROVIDER, PROVIDER, G4FProcess, make_distribution
+from g4f_subprocess import PROVIDER, G4FProcess, one_provider_plugin
 from launch import ServerProcess, StartError, free_port
 
 MODEL = "flux-schnell"
@@ -70,12 +70,7 @@ def test_g4f_flux_model_is_left_alone(proc):
 
 
 def test_route_model_prepends_to_an_existing_model_and_keeps_its_chain(proc, tmp_path):
-    plugins = make_distribution(
-        tmp_path / "plugins",
-        "fakeplug",
-        {"FakeFlux": "fakeplug:FakeFlux"},
-        {"fakeplug.py": FAKE_PROVIDER.format(name="FakeFlux")},
-    )
+    plugins = one_provider_plugin(tmp_path / "plugins", "fakeplug", "FakeFlux")
     state = proc.json(
         """
         import json
@@ -116,17 +111,10 @@ def _generate(proc: G4FProcess, url: str, prompt: str, **kwargs) -> dict:
     )
 
 
-def test_generate_by_model_reaches_the_plugin(proc, replica):
-    prompt = f"a cat routed by model {uuid.uuid4().hex}"
-    result = _generate(proc, replica.url, prompt, model=MODEL)
-    assert result["provider"] == PROVIDER
-    assert result["url"].startswith(replica.url)
-    assert [job["prompt"] for job in replica.jobs()].count(prompt) == 1
-
-
-def test_generate_by_provider_name_reaches_the_plugin(proc, replica):
-    prompt = f"a cat routed by provider name {uuid.uuid4().hex}"
-    result = _generate(proc, replica.url, prompt, provider=PROVIDER)
+@pytest.mark.parametrize("by", [{"model": MODEL}, {"provider": PROVIDER}], ids=["model", "provider name"])
+def test_generate_reaches_the_plugin(proc, replica, by):
+    prompt = f"a cat routed by {next(iter(by))} {uuid.uuid4().hex}"
+    result = _generate(proc, replica.url, prompt, **by)
     assert result["provider"] == PROVIDER
     assert result["url"].startswith(replica.url)
     assert [job["prompt"] for job in replica.jobs()].count(prompt) == 1

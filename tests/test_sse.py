@@ -205,11 +205,6 @@ def test_utf8_sequence_split_across_chunks() -> None:
     assert events == [Event(data="caf\u00e9 \U0001f600")]
 
 
-def test_invalid_utf8_is_replaced() -> None:
-    events, _ = decode(b"data: a\xffb\xe2\x82\n\n")
-    assert events == [Event(data="a\ufffdb\ufffd")]
-
-
 # -- comments, fields -----------------------------------------------------------
 
 
@@ -220,36 +215,40 @@ def test_comments_are_ignored() -> None:
     assert not decoder.pending
 
 
-def test_data_without_colon() -> None:
-    events, _ = decode(b"data\n\n")
-    assert events == [Event(data="")]
-    events, _ = decode(b"data\ndata: x\ndata\n\n")
-    assert events == [Event(data="\nx\n")]
-
-
 def test_only_one_space_is_removed_and_only_a_space() -> None:
     events, _ = decode(b"data:   x\n\ndata:\tx\n\ndata: \n\n")
     assert [e.data for e in events] == ["  x", "\tx", ""]
 
 
-def test_value_keeps_later_colons() -> None:
-    events, _ = decode(b'event: a:b\ndata: {"k": "v"}\n\n')
-    assert events == [Event(event="a:b", data='{"k": "v"}')]
-
-
-def test_field_names_are_case_sensitive_and_exact() -> None:
-    events, _ = decode(b"Data: x\ndata : y\n data: z\ndatas: w\nEvent: e\n\ndata: ok\n\n")
-    assert events == [Event(data="ok")]
-
-
-def test_unknown_fields_are_ignored() -> None:
-    events, _ = decode(b"foo: bar\nx\ndata: x\nbaz\n\n")
-    assert events == [Event(data="x")]
-
-
-def test_empty_event_type_means_message() -> None:
-    events, _ = decode(b"event: x\nevent:\ndata: a\n\n")
-    assert events == [Event(event="message", data="a")]
+@pytest.mark.parametrize(
+    "stream, expected",
+    [
+        pytest.param(
+            b"data: a\xffb\xe2\x82\n\n", [Event(data="a\ufffdb\ufffd")], id="invalid-utf8-is-replaced"
+        ),
+        pytest.param(b"data\n\n", [Event(data="")], id="data-without-colon"),
+        pytest.param(b"data\ndata: x\ndata\n\n", [Event(data="\nx\n")], id="data-lines-without-colon"),
+        pytest.param(
+            b'event: a:b\ndata: {"k": "v"}\n\n',
+            [Event(event="a:b", data='{"k": "v"}')],
+            id="value-keeps-later-colons",
+        ),
+        pytest.param(
+            b"Data: x\ndata : y\n data: z\ndatas: w\nEvent: e\n\ndata: ok\n\n",
+            [Event(data="ok")],
+            id="field-names-are-case-sensitive-and-exact",
+        ),
+        pytest.param(b"foo: bar\nx\ndata: x\nbaz\n\n", [Event(data="x")], id="unknown-fields-are-ignored"),
+        pytest.param(
+            b"event: x\nevent:\ndata: a\n\n",
+            [Event(event="message", data="a")],
+            id="empty-event-type-means-message",
+        ),
+    ],
+)
+def test_one_stream_decodes_to(stream: bytes, expected: list[Event]) -> None:
+    events, _ = decode(stream)
+    assert events == expected
 
 
 # -- dispatch -------------------------------------------------------------------
@@ -403,10 +402,15 @@ def test_line_over_the_limit_without_a_line_end_raises_early() -> None:
 def test_endless_line_fed_bytewise_stops_at_the_limit() -> None:
     decoder = SSEDecoder(max_line_bytes=100)
     fed = 0
-    with pytest.raises(SSELimitError):
+
+    def feed_bytewise() -> None:
+        nonlocal fed
         for _ in range(10_000):
             decoder.feed(b"x")
             fed += 1
+
+    with pytest.raises(SSELimitError):
+        feed_bytewise()
     assert fed == 100
 
 
@@ -453,9 +457,9 @@ def test_decoder_is_unusable_after_an_error() -> None:
 
 
 def test_limits_must_be_positive() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"max_line_bytes .* must be positive"):
         SSEDecoder(max_line_bytes=0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_event_bytes must be positive"):
         SSEDecoder(max_event_bytes=0)
 
 
@@ -560,7 +564,9 @@ def test_encode_event_round_trips() -> None:
     ],
 )
 def test_encode_event_rejects_what_the_format_cannot_carry(kwargs: dict) -> None:
-    with pytest.raises(ValueError):
+    # The message names the field that cannot be carried.
+    field = next((name for name in kwargs if name != "data"), "data")
+    with pytest.raises(ValueError, match=f"^{field} must"):
         encode_event(**kwargs)
 
 

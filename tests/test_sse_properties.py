@@ -14,10 +14,10 @@ decoders, so they run every time whatever Hypothesis generates.
 
 from __future__ import annotations
 
+import itertools
 import re
 
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 from sse_encoding import encode_event
 
 from g4f_flux_plugin._sse import Event, SSEDecoder
@@ -89,7 +89,7 @@ def run(chunks: list[bytes]) -> tuple[list[Event], str, int | None, bool]:
 def split(stream: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(stream) + 1) for c in cuts})
     bounds = [0, *points, len(stream)]
-    return [stream[a:b] for a, b in zip(bounds, bounds[1:])]
+    return [stream[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
@@ -136,9 +136,8 @@ def reference(stream: bytes) -> tuple[list[Event], str, int | None, bool]:
         elif field == "id":
             if "\x00" not in value:
                 id_buf = value
-        elif field == "retry":
-            if value and all(c in "0123456789" for c in value):
-                retry = event_retry = int(value)
+        elif field == "retry" and value and all(c in "0123456789" for c in value):
+            retry = event_retry = int(value)
     return events, last_id or "", retry, bool(unterminated) or in_event
 
 

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, TypedDict
 
 import aiohttp
 
 from .._errors import SpaceConnectError, SpaceConnectionError
 from . import _failures as failures
 from ._failures import os_reason
-from .base import Response, Timeouts, Transport
+from .base import Body, Headers, Method, Response, Seconds, Timeouts, Transport
+
+if TYPE_CHECKING:
+    import ssl
+
+
+class _RequestOptions(TypedDict, total=False):
+    """Per-request settings; absent, the session's own apply."""
+
+    timeout: aiohttp.ClientTimeout
+
 
 __all__ = ["AiohttpTransport"]
 
@@ -34,7 +45,7 @@ def _translate(error: BaseException, url: str) -> Exception:
     return SpaceConnectionError(f"connection to {origin} broke: {reason}")
 
 
-def _connect_reason(error: BaseException, host: str) -> str:
+def _connect_reason(error: aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError, host: str) -> str:
     if isinstance(error, aiohttp.ClientProxyConnectionError):
         return f"{failures.PROXY} ({os_reason(error.os_error, host) or error.os_error})"
     if isinstance(error, aiohttp.ConnectionTimeoutError):
@@ -54,7 +65,7 @@ def _origin(url: str) -> tuple[str, str]:
     return f"{parsed.scheme}://{host}:{parsed.port}", parsed.host
 
 
-def _ssl_setting(verify: bool | str):
+def _ssl_setting(verify: bool | str) -> bool | ssl.SSLContext:
     if verify is True:
         return True
     if verify is False:
@@ -71,7 +82,7 @@ class _AiohttpResponse(Response):
         self.headers = {key.lower(): value for key, value in response.headers.items()}
         self.url = str(response.url)
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         try:
             async for chunk in self._response.content.iter_any():
                 yield chunk
@@ -126,15 +137,9 @@ class AiohttpTransport(Transport):
         return self._session
 
     async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        content: bytes | None = None,
-        timeout: float | None = None,
+        self, method: Method, url: str, *, headers: Headers, content: Body = None, timeout: Seconds = None
     ) -> Response:
-        options = (
+        options: _RequestOptions = (
             {}
             if timeout is None
             else {

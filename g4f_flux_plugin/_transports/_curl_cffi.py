@@ -10,17 +10,24 @@ every transfer) and then waits for those tasks.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from curl_cffi import CurlError
-from curl_cffi.requests import AsyncSession
-from curl_cffi.requests import exceptions as curl_errors
+from curl_cffi.requests import AsyncSession, Response as CurlResponse, exceptions as curl_errors
 
 from .._errors import SpaceConnectError, SpaceConnectionError
 from . import _failures as failures
-from .base import Response, Timeouts, Transport
+from .base import Body, Headers, Method, Response, Seconds, Timeouts, Transport
+
+
+class _RequestOptions(TypedDict, total=False):
+    """Per-request settings; absent, the session's own apply."""
+
+    timeout: float
+
 
 __all__ = ["CurlCffiTransport"]
 
@@ -79,14 +86,20 @@ def _connect_reason(error: BaseException, host: str) -> str | None:
     return None
 
 
+def _transfer_task(response: CurlResponse) -> asyncio.Future[object] | None:
+    """curl_cffi's task running a streamed transfer (its annotation: a bare Awaitable)."""
+    task = response.astream_task
+    return task if isinstance(task, asyncio.Future) else None
+
+
 class _CurlResponse(Response):
-    def __init__(self, response, url: str) -> None:
+    def __init__(self, response: CurlResponse, url: str) -> None:
         self._response = response
         self.status = response.status_code
-        self.headers = {key.lower(): value for key, value in response.headers.items()}
+        self.headers = {key.lower(): value or "" for key, value in response.headers.items()}
         self.url = url
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         try:
             # aclosing: curl_cffi's generator must be closed with ours, not
             # left to a finalizer task when the caller stops early.
@@ -97,7 +110,7 @@ class _CurlResponse(Response):
             raise _translate(error, self.url) from error
 
     async def aclose(self) -> None:
-        task = self._response.astream_task
+        task = _transfer_task(self._response)
         if task is None:
             return
         if not task.done():
@@ -117,13 +130,13 @@ class _CurlResponse(Response):
 class _ReadCurlResponse(Response):
     """A response curl_cffi has read whole (a request with a timeout)."""
 
-    def __init__(self, response, url: str) -> None:
+    def __init__(self, response: CurlResponse, url: str) -> None:
         self.status = response.status_code
-        self.headers = {key.lower(): value for key, value in response.headers.items()}
+        self.headers = {key.lower(): value or "" for key, value in response.headers.items()}
         self.url = url
         self._content = response.content
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         if self._content:
             yield self._content
 
@@ -156,11 +169,12 @@ class CurlCffiTransport(Transport):
         self._proxy = proxy
         self._timeouts = timeouts
         self._impersonate = impersonate
-        self._session: AsyncSession | None = None
-        self._stream_tasks: set[asyncio.Future] = set()
-        self._abandoned: set[asyncio.Future] = set()  # requests whose caller stopped waiting
+        self._session: AsyncSession[CurlResponse] | None = None
+        # The requests' tasks, then their transfers' tasks.
+        self._stream_tasks: set[asyncio.Future[CurlResponse] | asyncio.Future[object]] = set()
+        self._abandoned: set[asyncio.Future[CurlResponse]] = set()  # requests whose caller stopped waiting
 
-    def _get_session(self) -> AsyncSession:
+    def _get_session(self) -> AsyncSession[CurlResponse]:
         if self._session is None:
             self._session = AsyncSession(
                 # (connect, read): for streams curl_cffi turns read into a
@@ -169,18 +183,13 @@ class CurlCffiTransport(Transport):
                 proxy=self._proxy,
                 allow_redirects=False,
                 impersonate=self._impersonate,
-                verify=self._verify,
+                # A CA bundle's path works (curl's CAINFO); the annotation says bool only.
+                verify=self._verify,  # type: ignore[arg-type]
             )
         return self._session
 
     async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        content: bytes | None = None,
-        timeout: float | None = None,
+        self, method: Method, url: str, *, headers: Headers, content: Body = None, timeout: Seconds = None
     ) -> Response:
         # curl_cffi starts the transfer's task before the headers arrive; if we
         # are cancelled while waiting for them (a deadline), that task lives on
@@ -193,6 +202,7 @@ class CurlCffiTransport(Transport):
         # a low-speed limit of whole seconds, while a plain transfer gets
         # libcurl's exact total timeout, after which libcurl aborts it.
         streamed = timeout is None
+        options: _RequestOptions = {} if timeout is None else {"timeout": timeout}
         task = asyncio.ensure_future(
             session.request(
                 method,
@@ -201,7 +211,7 @@ class CurlCffiTransport(Transport):
                 data=content,
                 stream=streamed,
                 allow_redirects=False,
-                **({} if streamed else {"timeout": timeout}),
+                **options,
             )
         )
         self._track(task)
@@ -216,17 +226,17 @@ class CurlCffiTransport(Transport):
             raise
         return _CurlResponse(response, url) if streamed else _ReadCurlResponse(response, url)
 
-    def _track(self, task: asyncio.Future) -> None:
+    def _track(self, task: asyncio.Future[CurlResponse]) -> None:
         self._stream_tasks.add(task)
         task.add_done_callback(self._request_done)
 
-    def _request_done(self, task: asyncio.Future) -> None:
+    def _request_done(self, task: asyncio.Future[CurlResponse]) -> None:
         self._stream_tasks.discard(task)
         abandoned = task in self._abandoned
         self._abandoned.discard(task)
         if task.cancelled() or task.exception() is not None:  # exception() marks it retrieved
             return
-        stream_task = task.result().astream_task
+        stream_task = _transfer_task(task.result())
         if stream_task is not None and not stream_task.done():
             if abandoned:
                 stream_task.cancel()  # nobody will read it: end the transfer and its connection

@@ -19,13 +19,23 @@ connection at once, so the server sees the client go.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
+from typing import Literal
 
 from .._errors import SpaceProtocolError
 
-__all__ = ["Response", "Timeouts", "Transport"]
+__all__ = ["Body", "Headers", "Method", "Response", "Seconds", "Timeouts", "Transport"]
+
+#: The HTTP methods the client sends (Gradio's API needs no others).
+Method = Literal["GET", "POST"]
+#: A request's headers, sent as given.
+Headers = Mapping[str, str]
+#: A request's body, if it has one.
+Body = bytes | None
+#: A duration in seconds; ``None``: no bound of its own.
+Seconds = float | None
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,7 @@ class Response(ABC):
     url: str
 
     @abstractmethod
-    def aiter_bytes(self) -> AsyncIterator[bytes]:
+    def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         """Yield the body's bytes as they arrive (may be called once)."""
 
     async def read(self, limit: int) -> bytes:
@@ -89,13 +99,7 @@ class Transport(ABC):
 
     @abstractmethod
     async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        content: bytes | None = None,
-        timeout: float | None = None,
+        self, method: Method, url: str, *, headers: Headers, content: Body = None, timeout: Seconds = None
     ) -> Response:
         """Send a request and return once the response headers have arrived.
 

@@ -21,11 +21,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json as json_module
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .base import Response, Transport
+from .base import Body, Headers, Method, Response, Seconds, Transport
 
 __all__ = ["MockRequest", "MockResponse", "MockTransport"]
 
@@ -34,7 +34,7 @@ __all__ = ["MockRequest", "MockResponse", "MockTransport"]
 class MockRequest:
     """What the client sent: method, URL, headers (lower-case names) and body."""
 
-    method: str
+    method: Method
     url: str
     headers: Mapping[str, str]
     content: bytes | None = None
@@ -71,7 +71,7 @@ class MockResponse(Response):
         self._hold_open = hold_open
         self._closing: asyncio.Event | None = None
 
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+    async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         for chunk in self._chunks:
             if chunk:
                 yield chunk
@@ -102,13 +102,7 @@ class MockTransport(Transport):
     name = "mock"
 
     async def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        headers: Mapping[str, str],
-        content: bytes | None = None,
-        timeout: float | None = None,
+        self, method: Method, url: str, *, headers: Headers, content: Body = None, timeout: Seconds = None
     ) -> Response:
         sent = MockRequest(method, url, {key.lower(): value for key, value in headers.items()}, content)
         self.requests.append(sent)

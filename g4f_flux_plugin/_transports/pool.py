@@ -24,8 +24,9 @@ put back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from .base import Timeouts, Transport
 
@@ -37,20 +38,19 @@ class _LoopPool:
 
     def __init__(self) -> None:
         self.transports: dict[tuple[str, str | None], Transport] = {}
-        self.keeper: AsyncIterator[None] | None = None
+        self.keeper: AsyncGenerator[None, None] | None = None
         self.closed = False
 
     async def aclose(self) -> None:
         self.closed = True
         transports, self.transports = list(self.transports.values()), {}
         for transport in transports:
-            try:
+            # one failing close must not keep the others open
+            with contextlib.suppress(Exception):
                 await transport.aclose()
-            except Exception:  # one failing close must not keep the others open
-                pass
 
 
-async def _keeper(pool: _LoopPool) -> AsyncIterator[None]:
+async def _keeper(pool: _LoopPool) -> AsyncGenerator[None, None]:
     # Suspended at the yield for the loop's whole life; shutdown_asyncgens()
     # closes it, which runs the finally.
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from .arguments import PROG
 
@@ -56,7 +56,7 @@ class Reporter:
             sys.stderr.flush()
             self._shown = 0
 
-    def result(self, record: dict) -> None:
+    def result(self, record: dict[str, object]) -> None:
         """Print one written image: its path and seed, or a JSON line."""
         import json
 
@@ -120,7 +120,7 @@ class ReporterHandler(logging.Handler):
             self.handleError(record)
 
 
-def _isatty(stream) -> bool:
+def _isatty(stream: TextIO) -> bool:
     try:
         return stream.isatty()
     except (AttributeError, ValueError):

@@ -80,7 +80,7 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict:
+async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict[str, object]:
     """Generate, download, convert if asked, embed metadata, write; return the record."""
     import asyncio
     from contextlib import aclosing
@@ -89,7 +89,7 @@ async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict:
     # the HTTP libraries. The client alone: a generation loads nothing of g4f.
     from .._client import FluxClient
     from .._config import MODEL_NAME
-    from .._errors import SpaceTimeoutError
+    from .._errors import SpaceProtocolError, SpaceTimeoutError
     from .._events import GeneratedImage
 
     loop = asyncio.get_running_loop()
@@ -106,7 +106,7 @@ async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict:
     root = flux.root
     try:
         reporter.progress(job, "connecting")
-        image = None
+        image: GeneratedImage | None = None
         # Closing the generation early (Ctrl-C, another job failed) cancels
         # the job on the Space instead of leaving it to burn GPU quota.
         async with aclosing(
@@ -124,6 +124,8 @@ async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict:
                     image = item
                     break
                 reporter.progress(job, describe(item))
+        if image is None:  # the client's contract, checked: a typed error, not an AttributeError
+            raise SpaceProtocolError(f"the generation on {root} ended without an image")
         url = image.url
         reporter.progress(job, "downloading")
         try:
@@ -133,11 +135,12 @@ async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict:
     finally:
         await flux.aclose()
 
+    # The request as sent (after clamping); unknown (None) if the image lacks it.
     request = image.request
     options = {
-        "width": request.width,
-        "height": request.height,
-        "num_inference_steps": request.steps,
+        "width": request.width if request else None,
+        "height": request.height if request else None,
+        "num_inference_steps": request.steps if request else None,
         "seed": image.seed,
     }
     for name, asked in (
@@ -151,7 +154,7 @@ async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict:
                 f"{name.replace('num_inference_', '')} {asked} is outside what "
                 f"the Space accepts: {options[name]} was used",
             )
-    record = {
+    record: dict[str, object] = {
         "path": job.path,
         "prompt": job.prompt,
         "seed": options.get("seed", job.seed),
@@ -241,9 +244,9 @@ async def run(jobs: list[Job], settings: Settings, reporter: Reporter) -> int:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     failures = [
-        (job, task.exception())
-        for job, task in zip(jobs, tasks, strict=False)
-        if task.done() and not task.cancelled() and task.exception()
+        (job, error)
+        for job, task in zip(jobs, tasks, strict=True)
+        if task.done() and not task.cancelled() and (error := task.exception()) is not None
     ]
     if not failures:
         return EXIT_OK
@@ -259,7 +262,7 @@ async def run(jobs: list[Job], settings: Settings, reporter: Reporter) -> int:
         import traceback
 
         reporter.clear()
-        traceback.print_exception(type(error), error, error.__traceback__)
+        traceback.print_exception(error)
     reporter.error(message)
     return code
 

@@ -4,6 +4,7 @@ whole-or-nothing write that a resumed batch relies on.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import TYPE_CHECKING
 
@@ -22,8 +23,8 @@ FIELDS = ("prompt", "seed", "width", "height", "steps", "model", "space")
 
 
 def finish_image(
-    job: Job, settings: Settings, data: bytes, kind: str, record: dict, reporter: Reporter
-) -> dict:
+    job: Job, settings: Settings, data: bytes, kind: str, record: dict[str, object], reporter: Reporter
+) -> dict[str, object]:
     """Convert, embed, and write one image (and its sidecar); complete ``record``.
 
     Blocking work (Pillow, the file system): the caller runs it in a thread.
@@ -76,10 +77,8 @@ def write_atomic(path: str, data: bytes) -> None:
             handle.write(data)
         os.replace(temporary, path)
     except BaseException as error:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temporary)
-        except OSError:
-            pass
         if isinstance(error, OSError):
             raise OSError(error.errno, error.strerror, path) from error
         raise
