@@ -1,0 +1,260 @@
+"""A Space's life (issue 18): Spaces named by id, that sleep, start, pause or fail, and
+lists of Spaces tried in turn, against the real Gradio 6 replica behind HF's
+front (``space_front.py``) and the emulated Hub (``hub_emulator.py``), on both
+transports and both protocols.
+
+Every scenario is bounded: the Hub's stages move on after a few runtime reads,
+the client polls the Hub quickly here (``POLL``), and every generation has a
+deadline of its own. What each front and the Hub received is recorded, so "no
+retries" is a count of requests, not a time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from contextlib import aclosing
+from typing import Any
+
+import pytest
+from _helpers import PROTOCOLS, TRANSPORTS, server_jobs, settle, unique
+from hub_emulator import Phase
+from space_front import ERROR_TEXT, Scenario
+
+from g4f_flux_plugin import FluxClient, GeneratedImage, ProgressEvent
+from g4f_flux_plugin._errors import (
+    QuotaExceededError,
+    SpaceError,
+    SpaceTimeoutError,
+    SpaceUnavailableError,
+)
+
+pytestmark = pytest.mark.timeout(120)
+
+COMBOS = [(transport, protocol) for transport in TRANSPORTS for protocol in PROTOCOLS]
+IDS = [f"{transport}-{protocol}" for transport, protocol in COMBOS]
+#: Seconds between the client's looks at the Hub while a Space wakes or starts.
+POLL = 0.05
+SMALL = {"width": 256, "height": 256, "steps": 1}
+
+
+@pytest.fixture
+def hub_env(monkeypatch, tmp_path):
+    """No token and no Space from the user's environment or files."""
+    for name in (
+        "G4F_FLUX_SCHNELL_URL",
+        "HF_TOKEN",
+        "HUGGING_FACE_HUB_TOKEN",
+        "HF_TOKEN_PATH",
+        "G4F_FLUX_TRANSPORT",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # no saved token there
+    return monkeypatch
+
+
+@pytest.fixture
+async def scenario(replica, hub_env):
+    async with Scenario(replica.url) as scenario:
+        hub_env.setenv("HF_ENDPOINT", scenario.hub.url)
+        yield scenario
+
+
+def client(space: Any, transport: str, protocol: str, **options: Any) -> FluxClient:
+    options.setdefault("timeout", 60)
+    return FluxClient(space=space, transport=transport, protocol=protocol, poll_interval=POLL, **options)
+
+
+async def generate(flux: FluxClient, prompt: str, **options: Any) -> list[Any]:
+    """Every item of one generation (the error, if any, raised)."""
+    async with flux, aclosing(flux.generate(prompt, **SMALL, **options)) as stream:
+        return [item async for item in stream]
+
+
+def space_events(items: list[Any]) -> list[ProgressEvent]:
+    return [item for item in items if isinstance(item, ProgressEvent) and item.kind == "space"]
+
+
+def the_image(items: list[Any]) -> GeneratedImage:
+    found = [item for item in items if isinstance(item, GeneratedImage)]
+    assert len(found) == 1, items
+    assert items[-1] is found[0]
+    return found[0]
+
+
+# -- waking and starting ------------------------------------------------------------
+@pytest.mark.parametrize(("transport", "protocol"), COMBOS, ids=IDS)
+async def test_a_sleeping_space_named_by_id_wakes_and_ends_with_an_image(
+    scenario, replica, transport, protocol
+):
+    space = await scenario.space(
+        "someone/flux-sleepy", [Phase("SLEEPING", reads=2), Phase("APP_STARTING", reads=1), "RUNNING"]
+    )
+    prompt = unique()
+    items = await generate(client("someone/flux-sleepy", transport, protocol), prompt)
+
+    image = the_image(items)
+    assert image.space == "someone/flux-sleepy"
+    assert len(await server_jobs(replica, prompt)) == 1
+    # The first thing the caller hears is that the Space is waking up.
+    progress = [item for item in items if isinstance(item, ProgressEvent)]
+    assert progress[0].kind == "space"
+    assert "wak" in (progress[0].message or "").lower()
+    assert progress.index(space_events(items)[-1]) < [event.kind for event in progress].index("submitted")
+    # The id was resolved once; the front was poked (which woke it) and then served the app.
+    assert scenario.hub.info_reads(space.id) == 1
+    assert scenario.hub.runtime_reads(space.id) >= 3
+    assert scenario.front(space.id).app_requests() >= 2
+
+
+@pytest.mark.parametrize(("transport", "protocol"), COMBOS, ids=IDS)
+async def test_a_waking_space_that_answers_now_and_then_still_gets_one_job(
+    scenario, replica, transport, protocol
+):
+    # Healthy answers between 502s while it starts: the job is still submitted once.
+    space = await scenario.space(
+        "someone/flux-flaky", [Phase("SLEEPING", reads=3), "RUNNING"], waking=(502, "app", 503, "app")
+    )
+    prompt = unique()
+    image = the_image(await generate(client(space.id, transport, protocol), prompt))
+    assert image.space == space.id
+    assert len(await server_jobs(replica, prompt)) == 1
+
+
+@pytest.mark.parametrize(("transport", "protocol"), COMBOS, ids=IDS)
+@pytest.mark.parametrize("stage", ["BUILDING", "APP_STARTING"])
+async def test_a_starting_space_is_waited_for(scenario, replica, transport, protocol, stage):
+    space = await scenario.space("someone/flux-building", [Phase(stage, reads=3), "RUNNING"])
+    prompt = unique()
+    items = await generate(client(space.id, transport, protocol), prompt)
+    assert the_image(items).space == space.id
+    said = space_events(items)
+    assert said, "no progress event said the Space was starting"
+    assert any(word in (said[0].message or "").lower() for word in ("start", "build"))
+    assert len(await server_jobs(replica, prompt)) == 1
+
+
+# -- stages that will not change -------------------------------------------------------
+UNAVAILABLE = [
+    ("PAUSED", None, "paused"),
+    ("RUNTIME_ERROR", "CUDA error: out of memory", "CUDA error: out of memory"),
+    ("BUILD_ERROR", "pip install failed", "pip install failed"),
+    ("CONFIG_ERROR", None, "CONFIG_ERROR"),
+    ("NO_APP_FILE", None, "NO_APP_FILE"),
+]
+
+
+@pytest.mark.parametrize(("transport", "protocol"), COMBOS, ids=IDS)
+@pytest.mark.parametrize(("stage", "error_message", "says"), UNAVAILABLE, ids=[row[0] for row in UNAVAILABLE])
+async def test_a_paused_or_failed_space_is_unavailable_at_once(
+    scenario, replica, transport, protocol, stage, error_message, says, record_property
+):
+    space = await scenario.space("someone/flux-down", [Phase(stage, error_message=error_message)])
+    prompt = unique()
+    started = time.perf_counter()
+    with pytest.raises(SpaceUnavailableError) as caught:
+        await generate(client(space.id, transport, protocol), prompt)
+    record_property("seconds", round(time.perf_counter() - started, 3))  # reported, never asserted
+
+    assert caught.value.stage == stage
+    assert says.lower() in str(caught.value).lower()
+    if stage == "PAUSED":
+        assert "owner" in str(caught.value)
+    # No retries: at most one try of the front, one look at the stage, nothing ran.
+    assert len(scenario.front(space.id).proxy.requests) <= 1
+    assert scenario.hub.runtime_reads(space.id) <= 1
+    assert await server_jobs(replica, prompt) == []
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("private", [True, False], ids=["private", "missing"])
+async def test_a_space_the_hub_does_not_show_is_unavailable(scenario, transport, private):
+    if private:
+        await scenario.space("someone/secret", private=True, readers=("hf_SomebodyElse0123456789",))
+    with pytest.raises(SpaceUnavailableError) as caught:
+        await generate(client("someone/secret", transport, "auto"), unique())
+    assert "someone/secret" in str(caught.value)
+    assert len(scenario.hub.requests) <= 2
+    assert scenario.hub.to("/api/spaces/someone/secret"), "the Hub was not asked"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_space_by_url_alone_reads_the_error_text_of_its_front(scenario, transport):
+    space = await scenario.space("someone/broken", [Phase("RUNTIME_ERROR", error_message="boom")])
+    with pytest.raises(SpaceUnavailableError) as caught:
+        await generate(client(space.host, transport, "auto"), unique())
+    assert ERROR_TEXT in str(caught.value) or "in error" in str(caught.value)
+    assert scenario.hub.requests == [], "a Space given by URL has no Hub to ask"
+    assert len(scenario.front(space.id).proxy.requests) == 1
+
+
+# -- deadlines ----------------------------------------------------------------------
+@pytest.mark.parametrize(("transport", "protocol"), COMBOS, ids=IDS)
+@pytest.mark.parametrize("stage", ["SLEEPING", "BUILDING", "APP_STARTING"])
+async def test_no_stage_keeps_a_generation_past_its_deadline(scenario, transport, protocol, stage):
+    space = await scenario.space("someone/flux-forever", [stage])  # it never gets there
+    with pytest.raises(SpaceTimeoutError):
+        await generate(client(space.id, transport, protocol, timeout=1.5), unique())
+    # Once the error is out, nothing of the generation is left asking.
+    await settle()
+    front, hub = len(scenario.front(space.id).proxy.requests), len(scenario.hub.requests)
+    await asyncio.sleep(10 * POLL)
+    assert (len(scenario.front(space.id).proxy.requests), len(scenario.hub.requests)) == (front, hub)
+    assert hub >= 2, "the client never polled the Hub"
+
+
+# -- several Spaces ---------------------------------------------------------------------
+@pytest.fixture
+def quota_replica(start_replica):
+    return start_replica("6", mode="quota")
+
+
+@pytest.mark.parametrize(("transport", "protocol"), COMBOS, ids=IDS)
+async def test_a_list_moves_past_quota_paused_and_refused_spaces(
+    scenario, replica, quota_replica, transport, protocol
+):
+    await scenario.space("someone/no-quota", upstream=quota_replica.url)
+    await scenario.space("someone/paused", ["PAUSED"])
+    scenario.down("someone/down")
+    good = await scenario.space("someone/good")
+    spaces = ["someone/no-quota", "someone/paused", "someone/down", "someone/good"]
+    prompt = unique()
+    items = await generate(client(spaces, transport, protocol), prompt)
+
+    assert the_image(items).space == "someone/good"
+    assert len(await server_jobs(quota_replica, prompt)) == 1  # tried once, not retried
+    assert len(await server_jobs(replica, prompt)) == 1  # the good one's
+    assert scenario.front(good.id).app_requests() >= 2
+    # Progress says which Space is tried.
+    tried = " ".join(event.message or "" for event in space_events(items))
+    assert "someone/good" in tried
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_list_mixing_an_id_and_a_url_names_the_space_that_made_the_image(
+    scenario, replica, transport
+):
+    paused = await scenario.space("someone/paused", ["PAUSED"])
+    good = await scenario.space("someone/good")
+    image = the_image(await generate(client([paused.id, good.host], transport, "auto"), unique()))
+    assert image.space == good.host
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_job_the_space_failed_is_not_sent_to_the_next(scenario, replica, transport):
+    await scenario.space("someone/first")
+    second = await scenario.space("someone/second")
+    prompt = unique("[[exception]] a broken prompt")
+    with pytest.raises(SpaceError):
+        await generate(client(["someone/first", "someone/second"], transport, "queue"), prompt)
+    assert len(await server_jobs(replica, prompt)) == 1
+    assert second.front_requests == 0
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_when_every_space_fails_the_quota_is_raised(scenario, quota_replica, transport):
+    await scenario.space("someone/paused", ["PAUSED"])
+    await scenario.space("someone/no-quota", upstream=quota_replica.url)
+    with pytest.raises(QuotaExceededError) as caught:
+        await generate(client(["someone/paused", "someone/no-quota"], transport, "queue"), unique())
+    assert caught.value.retry_after == 312.0
