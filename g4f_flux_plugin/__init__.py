@@ -48,6 +48,7 @@ _EXPORTS = {
             "SpaceConnectError",
             "SpaceConnectionError",
             "SpaceTimeoutError",
+            "SpaceUnavailableError",
         ),
         "._errors",
     ),

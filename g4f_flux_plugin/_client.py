@@ -24,6 +24,7 @@ from ._gradio import PROTOCOLS, SpaceClient
 from ._http import HttpClient, choose_token, origin_of
 from ._params import SPACE_LIMITS, normalise
 from ._retry import RetryPolicy
+from ._token import saved_token
 from ._transports import Timeouts, Transport, make_transport, transport_name
 from ._transports.pool import TransportPools
 
@@ -99,7 +100,7 @@ class FluxClient:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
         self.protocol = protocol
         self.timeout = _budget(timeout)
-        self._token = choose_token(self.root, token, os.environ.get(TOKEN_ENV))
+        self._token = choose_token(self.root, token, saved_token())
         self.has_token = self._token is not None
         self._proxy = proxy
         self._owns_transport = False

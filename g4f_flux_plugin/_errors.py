@@ -12,6 +12,8 @@
     │   ├── SpaceRateLimitError        429, or the queue is full (``retry_after``)
     │   │   └── QuotaExceededError     ZeroGPU quota, with ``retry_after``
     │   └── SpaceAuthError             401/403 from the Space
+    ├── SpaceUnavailableError          the Space cannot run jobs now: paused, in error,
+    │                                  missing or private (``stage``, from the Hub)
     └── SpaceTimeoutError              the generation's deadline passed
 
 The g4f provider raises the same classes seen through g4f: for each of them,
@@ -43,6 +45,7 @@ __all__ = [
     "SpaceRateLimitError",
     "SpaceStatusError",
     "SpaceTimeoutError",
+    "SpaceUnavailableError",
     "StreamCutError",
     "error_from_space",
     "error_from_status",
@@ -122,6 +125,24 @@ class QuotaExceededError(SpaceRateLimitError):
 
 class SpaceAuthError(SpaceStatusError):
     """The Space refused us (HTTP 401/403): a private Space, or a bad token."""
+
+
+class SpaceUnavailableError(FluxClientError):
+    """The Space cannot run jobs now, and waiting will not change that.
+
+    ``stage`` is the Hub's word for its state (``"PAUSED"``,
+    ``"RUNTIME_ERROR"``, ...), or ``None`` when it is not known (a Space
+    given by URL alone, or one the Hub does not show). Raised at once, never
+    retried, so a list of Spaces (or g4f's chains) can move on.
+    """
+
+    def __init__(self, message: str, stage: str | None = None) -> None:
+        self.stage = stage
+        super().__init__(message)
+
+
+#: The 49-byte body HF's front answers (with a 503) for a Space in error.
+SPACE_IN_ERROR_TEXT = "Your space is in error, check its status on hf.co"
 
 
 class SpaceTimeoutError(FluxClientError):
@@ -215,6 +236,11 @@ def _excerpt(body: bytes) -> str:
 def error_from_status(status: int, body: bytes, retry_after: str | None, what: str) -> Exception:
     """Map an HTTP error status of the Space to the error a caller can act on."""
     excerpt = _excerpt(body)
+    if excerpt.startswith(SPACE_IN_ERROR_TEXT):
+        return SpaceUnavailableError(
+            f"{what}: the Space is in error (HTTP {status}: {SPACE_IN_ERROR_TEXT}); "
+            "its owner must fix or restart it: use another Space or a duplicate"
+        )
     message = f"{what}: HTTP {status}" + (f" {excerpt}" if excerpt else "")
     delay = parse_retry_after_header(retry_after)
     if status in (401, 403):

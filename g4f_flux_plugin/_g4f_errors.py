@@ -18,6 +18,7 @@ client's class) keeps working on what the provider raises::
     QuotaExceededError      RateLimitError
     SpaceAuthError          MissingAuthError
     SpaceTimeoutError       TimeoutError (g4f's)
+    SpaceUnavailableError   ProviderNotWorkingError (so chains move on)
 
 :func:`as_g4f` makes the g4f-facing twin of a client error (same message,
 same attributes); the provider raises it ``from`` the original.
@@ -81,6 +82,10 @@ class SpaceTimeoutError(client.SpaceTimeoutError, g4f.TimeoutError):
     """:class:`client.SpaceTimeoutError` as g4f's ``TimeoutError``."""
 
 
+class SpaceUnavailableError(client.SpaceUnavailableError, g4f.ProviderNotWorkingError):
+    """:class:`client.SpaceUnavailableError` as g4f's ``ProviderNotWorkingError``."""
+
+
 #: Client error class -> its g4f-facing twin.
 G4F_TWINS: dict[type, type] = {
     twin.__mro__[1]: twin
@@ -96,6 +101,7 @@ G4F_TWINS: dict[type, type] = {
         QuotaExceededError,
         SpaceAuthError,
         SpaceTimeoutError,
+        SpaceUnavailableError,
     )
 }
 

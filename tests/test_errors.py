@@ -18,6 +18,7 @@ from g4f_flux_plugin._errors import (
     SpaceRateLimitError,
     SpaceStatusError,
     SpaceTimeoutError,
+    SpaceUnavailableError,
     StreamCutError,
     error_from_space,
     error_from_status,
@@ -48,6 +49,7 @@ G4F_VIEW = {
     QuotaExceededError: {"RateLimitError", "ResponseStatusError", "ResponseError", "G4FError"},
     SpaceAuthError: {"MissingAuthError", "G4FError"},
     SpaceTimeoutError: {"TimeoutError", "G4FError"},
+    SpaceUnavailableError: {"ProviderNotWorkingError", "G4FError"},
 }
 
 
@@ -87,6 +89,7 @@ def test_the_client_tree_is_not_g4fs():
         SpaceError(None, "ZeroGPU worker error"),
         StreamCutError("cut"),
         SpaceTimeoutError("late"),
+        SpaceUnavailableError("paused by its owner", "PAUSED"),
     ],
     ids=lambda error: type(error).__name__,
 )
@@ -279,3 +282,13 @@ def test_an_error_body_nested_past_the_parsers_depth_is_still_a_status_error():
 
 def test_a_hidden_error_keeps_the_spaces_capital():
     assert str(error_from_space(None)).startswith("The Space reported an error")
+
+
+def test_the_front_s_error_text_is_a_space_unavailable_error():
+    body = b"Your space is in error, check its status on hf.co"
+    assert len(body) == 49  # what HF's front sends, byte for byte
+    error = error_from_status(503, body, None, "reading the Space's /config")
+    assert isinstance(error, SpaceUnavailableError) and error.stage is None
+    assert "in error" in str(error) and "another Space" in str(error)
+    # Any other 503 stays a status error (retried), a full queue a rate limit.
+    assert type(error_from_status(503, b"Service Unavailable", None, "x")) is SpaceStatusError

@@ -242,7 +242,7 @@ async def run(jobs: list[Job], settings: Settings, reporter: Reporter) -> int:
         await asyncio.gather(*tasks, return_exceptions=True)
     failures = [
         (job, task.exception())
-        for job, task in zip(jobs, tasks)
+        for job, task in zip(jobs, tasks, strict=True)
         if task.done() and not task.cancelled() and task.exception()
     ]
     if not failures:
@@ -280,13 +280,14 @@ def _token_for(args: argparse.Namespace) -> str | None:
     request, a ``$HF_TOKEN`` is simply not sent there."""
     from .._client import space_root
     from .._http import choose_token
+    from .._token import saved_token
 
     try:
         root = space_root(args.api_base)
     except ValueError:  # not an http(s) URL: the client refuses it in plain words
         return None
     try:
-        return choose_token(root, args.token, os.environ.get("HF_TOKEN"))
+        return choose_token(root, args.token, saved_token())
     except ValueError as error:
         raise UsageError(str(error)) from None
 
