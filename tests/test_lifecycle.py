@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 from _helpers import PROTOCOLS, TRANSPORTS, server_jobs, settle, unique
+from _helpers import events as provider_events
+from _helpers import generate as provider_generate
+from _helpers import the_image as provider_image
 from hub_emulator import Phase
 from space_front import ERROR_TEXT, Scenario
 
@@ -258,3 +261,28 @@ async def test_when_every_space_fails_the_quota_is_raised(scenario, quota_replic
     with pytest.raises(QuotaExceededError) as caught:
         await generate(client(["someone/paused", "someone/no-quota"], transport, "queue"), unique())
     assert caught.value.retry_after == 312.0
+
+
+# -- through g4f ------------------------------------------------------------------------
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_the_provider_says_the_space_wakes_and_names_it_in_options(scenario, replica, transport):
+    space = await scenario.space("someone/flux-g4f", [Phase("SLEEPING", reads=2), "RUNNING"])
+    prompt = unique()
+    items = await provider_generate(prompt=prompt, space=space.id, transport=transport)
+    image = provider_image(items)
+    assert image.options["space"] == space.id
+    said = provider_events(items)
+    assert said, "no progress item of kind 'space'"
+    assert "wak" in (said[0].message or "").lower()
+    assert len(await server_jobs(replica, prompt)) == 1
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_the_provider_raises_g4fs_provider_not_working_for_a_paused_space(scenario, transport):
+    from g4f.errors import ProviderNotWorkingError
+
+    space = await scenario.space("someone/flux-paused", ["PAUSED"])
+    with pytest.raises(ProviderNotWorkingError) as caught:
+        await provider_generate(prompt=unique(), space=space.id, transport=transport)
+    assert isinstance(caught.value, SpaceUnavailableError)
+    assert caught.value.stage == "PAUSED"
