@@ -5,7 +5,8 @@
     │   └── JobCancelledError          the job was cancelled on the Space
     ├── SpaceProtocolError             an answer we cannot read (bad JSON, no event id,
     │   │                              a size limit passed, a foreign URL scheme)
-    │   └── StreamCutError             the stream ended before a result (retryable)
+    │   ├── StreamCutError             the stream ended before a result (retryable)
+    │   └── NotAGradioAppError         an HTML page where JSON was due (a front's page)
     ├── SpaceConnectionError           the connection failed or broke (retryable)
     │   └── SpaceConnectError          no connection could be made at all
     ├── SpaceStatusError               an HTTP error status (``status``)
@@ -36,6 +37,7 @@ from datetime import timedelta
 __all__ = [
     "FluxClientError",
     "JobCancelledError",
+    "NotAGradioAppError",
     "QuotaExceededError",
     "SpaceAuthError",
     "SpaceConnectError",
@@ -81,6 +83,11 @@ class SpaceProtocolError(FluxClientError):
 
 class StreamCutError(SpaceProtocolError):
     """The event stream ended before a result: the job is lost server-side."""
+
+
+class NotAGradioAppError(SpaceProtocolError):
+    """An HTML page came where the app's JSON was due: something in front of
+    the Space (HF's front while it sleeps or starts) answered, not Gradio."""
 
 
 class SpaceConnectionError(FluxClientError):

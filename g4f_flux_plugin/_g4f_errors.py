@@ -11,6 +11,7 @@ client's class) keeps working on what the provider raises::
     JobCancelledError       ResponseError
     SpaceProtocolError      ResponseError
     StreamCutError          ResponseError
+    NotAGradioAppError      ResponseError
     SpaceConnectionError    ResponseError
     SpaceConnectError       ResponseError
     SpaceStatusError        ResponseStatusError
@@ -54,6 +55,10 @@ class StreamCutError(client.StreamCutError, g4f.ResponseError):
     """:class:`client.StreamCutError` as a g4f ``ResponseError``."""
 
 
+class NotAGradioAppError(client.NotAGradioAppError, g4f.ResponseError):
+    """:class:`client.NotAGradioAppError` as a g4f ``ResponseError``."""
+
+
 class SpaceConnectionError(client.SpaceConnectionError, g4f.ResponseError):
     """:class:`client.SpaceConnectionError` as a g4f ``ResponseError``."""
 
@@ -94,6 +99,7 @@ G4F_TWINS: dict[type, type] = {
         JobCancelledError,
         SpaceProtocolError,
         StreamCutError,
+        NotAGradioAppError,
         SpaceConnectionError,
         SpaceConnectError,
         SpaceStatusError,

@@ -34,6 +34,7 @@ from ._http import HttpClient
 from ._params import ImageRequest, Limits
 from ._retry import RetryPolicy, is_retryable
 from ._sse import SSEDecoder, SSEError
+from ._states import SpaceStates
 
 __all__ = ["PROTOCOLS", "RequestBuilder", "RetryPolicy", "SpaceClient", "is_retryable"]
 
@@ -69,6 +70,7 @@ class SpaceClient:
         retry: RetryPolicy = RetryPolicy(),
         deadline: float | None = None,
         config_cache: ConfigCache | None = None,
+        states: SpaceStates | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
@@ -79,6 +81,9 @@ class SpaceClient:
         # Owned by whoever made this client (a provider class, a FluxClient), so
         # configs outlive one generation without a module global.
         self.config_cache = ConfigCache() if config_cache is None else config_cache
+        # The Hub's view of the Space (a Space named by id): waits while it
+        # wakes or starts, raises at once when it is paused or failed.
+        self.states = states
 
     # -- discovery ---------------------------------------------------------
     async def config(self, *, refresh: bool = False) -> SpaceConfig:
@@ -111,6 +116,15 @@ class SpaceClient:
                         yield item
                 return
             except Exception as error:
+                waited = False
+                if self.states is not None and self.states.handles(error):
+                    async with aclosing(self.states.recover(error, self.deadline)) as news:
+                        async for event in news:
+                            waited = True
+                            yield event
+                if waited:  # the Space was waking or starting: it gets fresh retries
+                    retry = 0
+                    continue
                 if not is_retryable(error) or retry + 1 >= self.retry.attempts:
                     raise
                 delay = self.retry.delay(retry, error)

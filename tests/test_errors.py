@@ -9,6 +9,7 @@ from g4f_flux_plugin import _errors
 from g4f_flux_plugin._errors import (
     FluxClientError,
     JobCancelledError,
+    NotAGradioAppError,
     QuotaExceededError,
     SpaceAuthError,
     SpaceConnectError,
@@ -42,6 +43,7 @@ G4F_VIEW = {
     JobCancelledError: {"ResponseError", "G4FError"},
     SpaceProtocolError: {"ResponseError", "G4FError"},
     StreamCutError: {"ResponseError", "G4FError"},
+    NotAGradioAppError: {"ResponseError", "G4FError"},
     SpaceConnectionError: {"ResponseError", "G4FError"},
     SpaceConnectError: {"ResponseError", "G4FError"},
     SpaceStatusError: {"ResponseStatusError", "ResponseError", "G4FError"},
