@@ -22,6 +22,7 @@ from ._errors import SpaceProtocolError, SpaceTimeoutError
 from ._events import GeneratedImage, ProgressEvent
 from ._gradio import PROTOCOLS, SpaceClient
 from ._http import HttpClient, choose_token, origin_of
+from ._memory import SpaceMemory
 from ._params import SPACE_LIMITS, normalise
 from ._retry import RetryPolicy
 from ._token import saved_token
@@ -68,7 +69,9 @@ class FluxClient:
     this client a transport of its own, closed by :meth:`aclose`.
     ``protocol`` is ``"auto"``, ``"queue"`` or ``"call"``; ``timeout`` the
     default deadline of one generation, queue included. ``retry_policy`` and ``config_cache`` replace the class's for
-    this client (the g4f provider passes its own).
+    this client (the g4f provider passes its own); so does ``space_memory``,
+    what is remembered of Spaces (a ZeroGPU quota, until its wait passes:
+    ``SpaceMemory(remember_quotas=False)`` turns that off).
     """
 
     #: Retries of each generation. A class attribute: set it on a subclass,
@@ -76,6 +79,8 @@ class FluxClient:
     retry_policy: RetryPolicy = RetryPolicy()
     #: Configs discovered per Space root, shared by every client of the class.
     config_cache: ConfigCache = ConfigCache()
+    #: What is remembered of Spaces (quotas per root and token), shared likewise.
+    space_memory: SpaceMemory = SpaceMemory()
     #: The per-loop transports of clients that name none.
     shared_transports: TransportPools = TransportPools()
 
@@ -90,11 +95,14 @@ class FluxClient:
         timeout: float = DEFAULT_TIMEOUT,
         retry_policy: RetryPolicy | None = None,
         config_cache: ConfigCache | None = None,
+        space_memory: SpaceMemory | None = None,
     ) -> None:
         if retry_policy is not None:
             self.retry_policy = retry_policy
         if config_cache is not None:
             self.config_cache = config_cache
+        if space_memory is not None:
+            self.space_memory = space_memory
         self.root = space_root(api_base)
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
@@ -199,6 +207,7 @@ class FluxClient:
             retry=self.retry_policy,
             deadline=deadline,
             config_cache=self.config_cache,
+            space_memory=self.space_memory,
         )
         ended: set[int] = set()
         stream = run_jobs(client, requests)

@@ -123,6 +123,12 @@ class HttpClient:
     def __repr__(self) -> str:  # the token never appears in a repr
         return f"<HttpClient root={self.root!r} token={'set' if self._token else 'none'}>"
 
+    @property
+    def token(self) -> str | None:
+        """The token this client sends to the Space: for keying what is
+        remembered per caller (hashed there), never for a message or a log."""
+        return self._token
+
     def headers_for(self, url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
         """Headers for a request to ``url``: the token only on the Space's origin."""
         headers = {"user-agent": USER_AGENT, "x-gradio-user": "api", "accept-encoding": "gzip, deflate"}

@@ -11,22 +11,25 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from g4f.errors import ModelNotFoundError
 from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMixin
 from g4f.providers.helper import format_media_prompt
 from g4f.providers.response import ImageResponse, Reasoning
 
-from ._client import DEFAULT_TIMEOUT, FluxClient, space_root
+from ._client import DEFAULT_TIMEOUT, TOKEN_ENV, FluxClient, space_root
 from ._config import MODEL_NAME, PUBLIC_SPACE_URL, ConfigCache
 from ._errors import QuotaExceededError
 from ._events import GeneratedImage, ProgressEvent
 from ._g4f_errors import raising_g4f_errors
+from ._http import choose_token
+from ._memory import QuotaStatus, SpaceMemory
 from ._params import (
     ASPECT_RATIOS,
     SPACE_LIMITS,
@@ -145,8 +148,8 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
 
     default_model = MODEL_NAME
     default_image_model = default_model
-    model_aliases = {"flux-schnell": default_model, "flux": default_model}
-    image_models = [default_model, *model_aliases]
+    model_aliases: ClassVar[dict[str, str]] = {"flux-schnell": default_model, "flux": default_model}
+    image_models: ClassVar[list[str]] = [default_model, *model_aliases]
     models = image_models
 
     #: Seconds for a whole generation: ZeroGPU queues take minutes when busy.
@@ -155,6 +158,10 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
     retry_policy = RetryPolicy()
     #: The Space's discovered config, per root, kept across generations.
     config_cache = ConfigCache()
+    #: What is remembered of Spaces: a ZeroGPU quota, per root and token, until
+    #: its wait passes (no request is spent on it meanwhile). Set
+    #: ``SpaceMemory(remember_quotas=False)`` to ask the Space every time.
+    space_memory = SpaceMemory()
 
     @classmethod
     def space_root(cls, api_base: str | None = None) -> str:
@@ -174,6 +181,23 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
             f"{cls.__name__} serves only {cls.default_model!r} (aliases: "
             f"{', '.join(cls.model_aliases)}), not {model!r}"
         )
+
+    @classmethod
+    async def get_quota(cls, api_key: str | None = None, **kwargs: Any) -> QuotaStatus:
+        """g4f's quota hook (``g4f api``'s ``/v1/quota/<provider>`` and the GUI's
+        ``/backend-api/v2/quota/<provider>``): what is known of the caller's
+        ZeroGPU quota on the Space, without a request.
+
+        ``api_key`` (else ``$HF_TOKEN``) and ``api_base`` (in ``kwargs``) pick
+        the caller and the Space as a generation would. The answer:
+        ``space`` (the root), ``available`` (``False`` while a quota the
+        Space named runs), ``retry_after`` (its seconds left, else ``None``),
+        ``tier`` (``"anonymous"``, ``"free"``, ``"pro"`` or ``None``) and
+        ``message`` (the Space's words, else ``None``).
+        """
+        root = cls.space_root(kwargs.get("api_base"))
+        token = choose_token(root, api_key, os.environ.get(TOKEN_ENV))
+        return cls.space_memory.quota_status(root, token)
 
     @classmethod
     @raising_g4f_errors  # the client's errors, seen as g4f's (see _g4f_errors)
@@ -243,6 +267,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
             timeout=budget,
             retry_policy=cls.retry_policy,
             config_cache=cls.config_cache,
+            space_memory=cls.space_memory,
         )
         requests = _job_requests(count, build)
         images: dict[int, GeneratedImage] = {}

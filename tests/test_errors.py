@@ -12,6 +12,7 @@ from g4f_flux_plugin._errors import (
     NotAGradioAppError,
     QuotaExceededError,
     SpaceAuthError,
+    SpaceBusyError,
     SpaceConnectError,
     SpaceConnectionError,
     SpaceError,
@@ -41,6 +42,7 @@ HF_LINK = (
 G4F_VIEW = {
     SpaceError: {"ResponseError", "G4FError"},
     JobCancelledError: {"ResponseError", "G4FError"},
+    SpaceBusyError: {"ResponseError", "G4FError"},
     SpaceProtocolError: {"ResponseError", "G4FError"},
     StreamCutError: {"ResponseError", "G4FError"},
     NotAGradioAppError: {"ResponseError", "G4FError"},
@@ -173,9 +175,9 @@ def test_gradio4_quoted_repr_of_the_message_is_unquoted():
         ("CUDA out of memory", None, "CUDA out of memory"),
         ("CUDA out of memory", "Error", "CUDA out of memory"),
         (
-            "No GPU was available after 60s",
-            "ZeroGPU client error",
-            "ZeroGPU client error: No GPU was available after 60s",
+            "The requested GPU duration (120s) is larger than the maximum allowed",
+            "ZeroGPU illegal duration",
+            "ZeroGPU illegal duration: The requested GPU duration (120s) is larger than the maximum allowed",
         ),
         ("  spaced  ", None, "spaced"),
     ],
