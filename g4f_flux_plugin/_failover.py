@@ -5,7 +5,7 @@ generation moves to the next Space when one is out of quota or rate limited
 for this token, unavailable (paused, failed, missing: see :mod:`._states`),
 refusing us, or unreachable; a job the Space itself failed (bad input, say)
 is not sent elsewhere. What a Space cannot do is remembered for a while by
-the ``memory`` its owner passes (so the next generation skips it at once).
+the ``memory`` its owner passes (:class:`~._memory.SpaceMemory`) (so the next generation skips it at once).
 When every Space fails, the most useful error is raised: a quota first,
 with the shortest wait, and the others' failures in its notes.
 """
@@ -34,9 +34,6 @@ from ._spaces import SpaceRef
 __all__ = ["SpaceList", "UnavailableMemory", "most_useful", "moves_on"]
 
 log = logging.getLogger(__package__)
-
-#: Seconds a Space found unavailable is skipped by later generations.
-UNAVAILABLE_FOR = 60.0
 
 
 class UnavailableMemory(Protocol):
@@ -92,7 +89,7 @@ class SpaceList:
     ``connect(ref)`` makes the :class:`SpaceClient` of a Space (resolving an
     id through the Hub); it is called once per Space and kept for the
     generations of this list. ``memory`` remembers unavailable Spaces (by
-    root) for :data:`UNAVAILABLE_FOR` seconds; ``None`` remembers nothing.
+    id or root) for a minute; ``None`` remembers nothing.
     """
 
     def __init__(

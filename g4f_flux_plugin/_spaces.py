@@ -58,10 +58,11 @@ class SpaceRef:
 SpaceSpec = str | SpaceRef | Sequence[str | SpaceRef]
 
 
-def parse_space(text: str) -> SpaceRef:
+def parse_space(text: str, source: str = "space") -> SpaceRef:
     """One Space from an id, a root URL, or its page's URL on the Hub.
 
-    ``ValueError`` in plain words for anything else, before any request.
+    ``ValueError`` in plain words for anything else, before any request
+    (``source`` names where the text came from).
     """
     value = text.strip().rstrip("/")
     if value.startswith("spaces/"):  # huggingface_hub's "spaces/owner/name"
@@ -77,11 +78,11 @@ def parse_space(text: str) -> SpaceRef:
             parts = urlsplit(value)
             page = _HUB_PAGE.fullmatch(parts.path)
             if page and (parts.hostname or "").lower() in ("huggingface.co", "hf.co"):
-                return parse_space(page.group(1))
+                return parse_space(page.group(1), source)
             return SpaceRef(_KNOWN_IDS.get(value), value)
     raise ValueError(
-        f"a Space is an id like {PUBLIC_SPACE_ID!r} or an http(s) root URL like "
-        f"{PUBLIC_SPACE_URL!r}, not {text!r}"
+        f"{source} must name a Space: an id like {PUBLIC_SPACE_ID!r} or an http(s) root URL "
+        f"like {PUBLIC_SPACE_URL!r}, not {text!r}"
     )
 
 
@@ -93,8 +94,14 @@ def space_refs(
     """The Spaces to try, in order: ``space``, else ``api_base`` (its alias),
     else ``$G4F_FLUX_SCHNELL_URL``, else ``default``. Repeats are dropped."""
     chosen: SpaceSpec | None = space
+    source = "space"
     if chosen is None or chosen == "" or chosen == []:
-        chosen = api_base or os.environ.get(URL_ENV) or default
+        if api_base:
+            chosen, source = api_base, "api_base"
+        elif os.environ.get(URL_ENV):
+            chosen, source = os.environ[URL_ENV], f"${URL_ENV}"
+        else:
+            chosen, source = default, "the default Space"
     items: Sequence[str | SpaceRef] = (
         chosen.split(",")
         if isinstance(chosen, str)
@@ -107,11 +114,11 @@ def space_refs(
         elif isinstance(item, str):
             if not item.strip():
                 continue
-            ref = parse_space(item)
+            ref = parse_space(item, source)
         else:
-            raise ValueError(f"a Space is an id or a URL string, not {item!r}")
+            raise ValueError(f"{source} must name Spaces by id or URL strings, not {item!r}")
         if ref not in refs:
             refs.append(ref)
     if not refs:
-        raise ValueError(f"no Space given in {chosen!r}")
+        raise ValueError(f"{source} names no Space: {chosen!r}")
     return tuple(refs)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
@@ -23,7 +22,7 @@ from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMix
 from g4f.providers.helper import format_media_prompt
 from g4f.providers.response import ImageResponse, Reasoning
 
-from ._client import DEFAULT_TIMEOUT, TOKEN_ENV, FluxClient, space_root
+from ._client import DEFAULT_TIMEOUT, FluxClient, space_root
 from ._config import MODEL_NAME, PUBLIC_SPACE_URL, ConfigCache
 from ._errors import QuotaExceededError
 from ._events import GeneratedImage, ProgressEvent
@@ -41,6 +40,8 @@ from ._params import (
     plan_seeds,
 )
 from ._retry import RetryPolicy
+from ._spaces import SpaceSpec, space_refs
+from ._token import saved_token
 from ._transports import Transport
 
 __all__ = ["BlackForestLabs_Flux1Schnell", "FluxDone", "FluxImageResponse", "FluxProgress"]
@@ -124,8 +125,10 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
     last user message), ``width``/``height`` (default 1024; rounded down to a
     multiple of 8 and kept in the Space's 256..2048), ``num_inference_steps``
     (1..50, default 4), ``seed`` (``None``: the Space picks one),
-    ``randomize_seed``, ``proxy``, ``api_key`` (else ``$HF_TOKEN``), ``api_base``
-    (else ``$G4F_FLUX_SCHNELL_URL``, else the public Space), ``transport``
+    ``randomize_seed``, ``proxy``, ``api_key`` (else ``$HF_TOKEN``, else the
+    token ``hf auth login`` saved), ``space`` (an id ``"owner/name"``, a root
+    URL, or a list of them tried in order; ``api_base`` is its alias; else
+    ``$G4F_FLUX_SCHNELL_URL``, else the public Space), ``transport``
     (none: the event loop's shared connections, of the kind
     ``$G4F_FLUX_TRANSPORT`` names, else aiohttp; ``"aiohttp"`` or
     ``"curl_cffi"``: connections of this call only; or a :class:`Transport`,
@@ -195,8 +198,9 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         ``tier`` (``"anonymous"``, ``"free"``, ``"pro"`` or ``None``) and
         ``message`` (the Space's words, else ``None``).
         """
-        root = cls.space_root(kwargs.get("api_base"))
-        token = choose_token(root, api_key, os.environ.get(TOKEN_ENV))
+        first = space_refs(kwargs.get("space"), kwargs.get("api_base"), default=cls.url)[0]
+        root = first.root or first.label  # an id not resolved yet: nothing is known of it
+        token = choose_token(root, api_key, saved_token()) if first.root else (api_key or saved_token())
         return cls.space_memory.quota_status(root, token)
 
     @classmethod
@@ -217,6 +221,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         proxy: str | None = None,
         api_key: str | None = None,
         api_base: str | None = None,
+        space: SpaceSpec | None = None,
         transport: str | Transport | None = None,
         timeout: float | None = None,
         protocol: str = "auto",
@@ -230,8 +235,10 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         Its ``options`` hold ``seed`` (the first image's, as the Space used
         it), ``seeds`` (each image's), ``failed`` (``[{"seed", "error"}]``: the
         images that failed when others did not), the size and steps as sent,
-        ``randomize_seed`` and ``model``. When every image fails, the error of
-        a single generation is raised, a quota error first.
+        ``randomize_seed``, ``model``, and ``space`` (the Space that made the
+        first image: its id, else its root URL; ``spaces``: each image's).
+        When every image fails, the error of a single generation is raised,
+        a quota error first.
         """
         # Everything is checked before the first request.
         model = cls.check_model(model)
@@ -253,13 +260,13 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
             randomize_seed=randomize_seed,
         )
         build(limits=SPACE_LIMITS)
-        root = cls.space_root(api_base)
+        spaces = space_refs(space, api_base, default=cls.url)
         budget = cls.default_timeout if timeout is None else timeout
         # The client checks the timeout, the protocol and the token (sent as
         # X-HF-Authorization, never over plain http to another machine: an
         # explicit api_key there is a ValueError) before any request.
         flux = FluxClient(
-            root,
+            space=spaces,
             token=api_key,
             transport=transport,
             proxy=proxy,
@@ -400,5 +407,8 @@ def _image_response(images: list[GeneratedImage], model: str, failed: list[dict]
             "num_inference_steps": request.steps,
             "randomize_seed": request.randomize_seed,
             "model": model,
+            # Which Space made them (of a list, the first that could): its id, else its root.
+            "space": images[0].space,
+            "spaces": [image.space for image in images],
         },
     )
