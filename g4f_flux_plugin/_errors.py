@@ -2,10 +2,12 @@
 
     FluxClientError                    anything the client raises for a generation
     ├── SpaceError                     the Space ran the job and said it failed
-    │   └── JobCancelledError          the job was cancelled on the Space
+    │   ├── JobCancelledError          the job was cancelled on the Space
+    │   └── SpaceBusyError             ZeroGPU had no GPU for us now (retryable)
     ├── SpaceProtocolError             an answer we cannot read (bad JSON, no event id,
     │   │                              a size limit passed, a foreign URL scheme)
-    │   └── StreamCutError             the stream ended before a result (retryable)
+    │   ├── StreamCutError             the stream ended before a result (retryable)
+    │   └── NotAGradioAppError         an HTML page where JSON was due (a front's page)
     ├── SpaceConnectionError           the connection failed or broke (retryable)
     │   └── SpaceConnectError          no connection could be made at all
     ├── SpaceStatusError               an HTTP error status (``status``)
@@ -32,12 +34,17 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from typing import Literal
+
+from ._zerogpu import Outcome, Tier, classify, quota_tier
 
 __all__ = [
     "FluxClientError",
     "JobCancelledError",
+    "NotAGradioAppError",
     "QuotaExceededError",
     "SpaceAuthError",
+    "SpaceBusyError",
     "SpaceConnectError",
     "SpaceConnectionError",
     "SpaceError",
@@ -75,12 +82,41 @@ class JobCancelledError(SpaceError):
     """The job was cancelled on the Space before it produced an image."""
 
 
+BusyReason = Literal["queue_timeout", "no_gpu", "pending_credits", "expired_token"]
+
+
+class SpaceBusyError(SpaceError):
+    """ZeroGPU found no GPU for the job now; the same job may run later.
+
+    ``reason`` is ``"queue_timeout"`` (no GPU within the scheduler's wait),
+    ``"no_gpu"`` (the scheduler answered 503), ``"pending_credits"`` (too
+    many of the caller's tasks at once) or ``"expired_token"`` (the Space's
+    proxy token expired). The client retries it with backoff within the
+    deadline (an expired token at once, once) and raises it after that.
+
+    A :class:`SpaceError`: the Space reported it as a failed job, with a
+    title and its words, and code that caught these as ``SpaceError`` before
+    they had a class of their own still does. Not a rate limit: nothing the
+    caller did is limited, and no wait is known (``retry_after`` is ``None``).
+    """
+
+    def __init__(self, message: str | None, title: str | None, reason: BusyReason) -> None:
+        self.reason: BusyReason = reason
+        self.retry_after: float | None = None
+        super().__init__(message, title)
+
+
 class SpaceProtocolError(FluxClientError):
     """The Space answered something this client cannot read."""
 
 
 class StreamCutError(SpaceProtocolError):
     """The event stream ended before a result: the job is lost server-side."""
+
+
+class NotAGradioAppError(SpaceProtocolError):
+    """An HTML page came where the app's JSON was due: something in front of
+    the Space (HF's front while it sleeps or starts) answered, not Gradio."""
 
 
 class SpaceConnectionError(FluxClientError):
@@ -115,12 +151,36 @@ class QuotaExceededError(SpaceRateLimitError):
     """ZeroGPU quota exceeded: the Space's own text, and ``retry_after`` seconds.
 
     Raised at once, never slept on, so a fallback chain can move on.
+    ``tier`` is whose quota it was, read from the text: ``"anonymous"``,
+    ``"free"``, ``"pro"``, or ``None`` when the text does not say. For an
+    anonymous caller the message adds that a Hugging Face token gives more
+    quota. ``remembered`` is ``True`` when no request was made: the client
+    remembered the quota (see :class:`~._memory.SpaceMemory`).
     """
 
-    def __init__(self, message: str | None, title: str | None, retry_after: float | None) -> None:
+    def __init__(
+        self,
+        message: str | None,
+        title: str | None,
+        retry_after: float | None,
+        *,
+        tier: Tier | None = None,
+        remembered: bool = False,
+    ) -> None:
         self.message = message
         self.title = title
-        super().__init__(_describe(message, title), status=429, retry_after=retry_after)
+        self.tier: Tier | None = tier
+        self.remembered = remembered
+        text = _describe(message, title)
+        if remembered:
+            wait = f"; it ends in {timedelta(seconds=round(retry_after))}" if retry_after else ""
+            text += f" (remembered from an earlier answer of the Space: no request was made{wait})"
+        if tier == "anonymous":
+            text += (
+                " A Hugging Face token (HF_TOKEN, or api_key= / --token) gives more ZeroGPU quota "
+                "than an anonymous caller gets."
+            )
+        super().__init__(text, status=429, retry_after=retry_after)
 
 
 class SpaceAuthError(SpaceStatusError):
@@ -153,12 +213,7 @@ class SpaceTimeoutError(FluxClientError):
     """
 
 
-# ZeroGPU's wording, from the `spaces` package: "You have exceeded your free
-# ZeroGPU quota (60s requested vs. 13s left). Try again in 0:05:12." and its
-# variants ("Pro ZeroGPU quota", "GPU quota", "ZeroGPU runs limit", "Space app
-# has reached its GPU limit").
-_QUOTA_TITLE = re.compile(r"quota", re.IGNORECASE)
-_QUOTA_TEXT = re.compile(r"exceeded your .*?(quota|limit)|reached its GPU limit|runs limit", re.IGNORECASE)
+# What each ZeroGPU message is (quota, busy, failed) is _zerogpu's table.
 # The wait is Python's str(timedelta) ("0:05:12", "23:59:09.5", "1 day,
 # 0:00:05", "3 days, 1:02:03"), after "Try again in" or, in the older wording,
 # "... or retry in". "M:SS" is accepted too.
@@ -206,9 +261,28 @@ def error_from_space(message: object, title: object = None) -> SpaceError | Quot
     title_text = title if isinstance(title, str) and title else None
     if text is None and message is not None and not isinstance(message, str):
         text = str(message)[:500]
-    if (title_text and _QUOTA_TITLE.search(title_text)) or (text and _QUOTA_TEXT.search(text)):
-        return QuotaExceededError(text, title_text or "ZeroGPU quota exceeded", parse_retry_after(text or ""))
+    outcome: Outcome | None = classify(title_text, text)
+    if outcome == "quota":
+        return QuotaExceededError(
+            text,
+            title_text or "ZeroGPU quota exceeded",
+            parse_retry_after(text or ""),
+            tier=quota_tier(text),
+        )
+    busy = _BUSY.get(outcome) if outcome is not None else None
+    if busy is not None:
+        reason, default_title = busy
+        return SpaceBusyError(text, title_text or default_title, reason)
     return SpaceError(text, title_text)
+
+
+# Each busy outcome's reason, and ZeroGPU's title for it (Gradio 4.44 sends none).
+_BUSY: dict[Outcome, tuple[BusyReason, str]] = {
+    "queue_timeout": ("queue_timeout", "ZeroGPU queue timeout"),
+    "no_gpu": ("no_gpu", "ZeroGPU client error"),
+    "pending_credits": ("pending_credits", "ZeroGPU pending credits exceeded"),
+    "expired_token": ("expired_token", "ZeroGPU client error"),
+}
 
 
 def parse_retry_after_header(value: str | None) -> float | None:

@@ -9,8 +9,10 @@ client's class) keeps working on what the provider raises::
     client error            g4f error it is seen as
     SpaceError              ResponseError
     JobCancelledError       ResponseError
+    SpaceBusyError          ResponseError (g4f's chains move on to the next provider)
     SpaceProtocolError      ResponseError
     StreamCutError          ResponseError
+    NotAGradioAppError      ResponseError
     SpaceConnectionError    ResponseError
     SpaceConnectError       ResponseError
     SpaceStatusError        ResponseStatusError
@@ -46,12 +48,28 @@ class JobCancelledError(client.JobCancelledError, g4f.ResponseError):
     """:class:`client.JobCancelledError` as a g4f ``ResponseError``."""
 
 
+class SpaceBusyError(client.SpaceBusyError, g4f.ResponseError):
+    """:class:`client.SpaceBusyError` as a g4f ``ResponseError``.
+
+    g4f 8.8's ``IterListProvider`` and ``RetryProvider`` move on after any
+    ``Exception`` of a provider that yielded no content yet (progress items
+    are not content), so the class picks how the rest of g4f sees it:
+    ``ResponseError``, as before it had a class of its own, and not
+    ``RateLimitError``, which g4f's API and GUI report as the caller's rate
+    limit (HTTP 429) and its ``config.yaml`` routes take for a spent quota.
+    """
+
+
 class SpaceProtocolError(client.SpaceProtocolError, g4f.ResponseError):
     """:class:`client.SpaceProtocolError` as a g4f ``ResponseError``."""
 
 
 class StreamCutError(client.StreamCutError, g4f.ResponseError):
     """:class:`client.StreamCutError` as a g4f ``ResponseError``."""
+
+
+class NotAGradioAppError(client.NotAGradioAppError, g4f.ResponseError):
+    """:class:`client.NotAGradioAppError` as a g4f ``ResponseError``."""
 
 
 class SpaceConnectionError(client.SpaceConnectionError, g4f.ResponseError):
@@ -92,8 +110,10 @@ G4F_TWINS: dict[type, type] = {
     for twin in (
         SpaceError,
         JobCancelledError,
+        SpaceBusyError,
         SpaceProtocolError,
         StreamCutError,
+        NotAGradioAppError,
         SpaceConnectionError,
         SpaceConnectError,
         SpaceStatusError,

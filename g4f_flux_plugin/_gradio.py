@@ -24,6 +24,8 @@ from . import _messages as messages
 from ._config import ConfigCache, SpaceConfig, parse_config
 from ._errors import (
     JobCancelledError,
+    QuotaExceededError,
+    SpaceBusyError,
     SpaceError,
     SpaceProtocolError,
     SpaceStatusError,
@@ -31,9 +33,12 @@ from ._errors import (
 )
 from ._events import ProgressEvent
 from ._http import HttpClient
+from ._memory import SpaceMemory
 from ._params import ImageRequest, Limits
 from ._retry import RetryPolicy, is_retryable
 from ._sse import SSEDecoder, SSEError
+from ._states import SpaceStates
+from ._zerogpu import token_warning
 
 __all__ = ["PROTOCOLS", "RequestBuilder", "RetryPolicy", "SpaceClient", "is_retryable"]
 
@@ -66,9 +71,11 @@ class SpaceClient:
         http: HttpClient,
         *,
         protocol: str = "auto",
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 (frozen: one shared default is safe)
         deadline: float | None = None,
         config_cache: ConfigCache | None = None,
+        space_memory: SpaceMemory | None = None,
+        states: SpaceStates | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
@@ -79,6 +86,12 @@ class SpaceClient:
         # Owned by whoever made this client (a provider class, a FluxClient), so
         # configs outlive one generation without a module global.
         self.config_cache = ConfigCache() if config_cache is None else config_cache
+        # Owned the same way: a quota the Space named is not asked again
+        # (for this root and token) until its wait passes.
+        self.space_memory = SpaceMemory() if space_memory is None else space_memory
+        # The Hub's view of the Space (a Space named by id): waits while it
+        # wakes or starts, raises at once when it is paused or failed.
+        self.states = states
 
     # -- discovery ---------------------------------------------------------
     async def config(self, *, refresh: bool = False) -> SpaceConfig:
@@ -99,8 +112,14 @@ class SpaceClient:
         ``request`` is a function of the Space's :class:`Limits` that returns
         the :class:`ImageRequest`, called once its ``/config`` is known (and
         again if the config is discovered anew), so sizes fit its real ranges.
+        A quota the Space named for this root and token, whose wait has not
+        passed, is raised again at once, without a request.
         """
+        known = self.space_memory.known_quota(self.http.root, self.http.token)
+        if known is not None:
+            raise known
         retry = 0
+        renewed_token = False
         while True:
             try:
                 # aclosing: a caller who stops early must reach the attempt's
@@ -111,6 +130,24 @@ class SpaceClient:
                         yield item
                 return
             except Exception as error:
+                if isinstance(error, QuotaExceededError):
+                    self.space_memory.remember_quota(self.http.root, self.http.token, error)
+                if _expired_token(error) and not renewed_token:
+                    # ZeroGPU's proxy token expired: a new request gets a new
+                    # one, so submit again at once, once (not a backoff retry).
+                    renewed_token = True
+                    log.info("attempt %d failed (%s); submitting again at once", retry + 1, error)
+                    yield ProgressEvent("retry", eta=0.0, message=str(error))
+                    continue
+                waited = False
+                if self.states is not None and self.states.handles(error):
+                    async with aclosing(self.states.recover(error, self.deadline)) as news:
+                        async for event in news:
+                            waited = True
+                            yield event
+                if waited:  # the Space was waking or starting: it gets fresh retries
+                    retry = 0
+                    continue
                 if not is_retryable(error) or retry + 1 >= self.retry.attempts:
                     raise
                 delay = self.retry.delay(retry, error)
@@ -144,7 +181,12 @@ class SpaceClient:
                 # dependency added before infer): that job runs and fails like
                 # any other, so a failure seen with a cached config is checked
                 # against a fresh one, once.
-                if rediscovered or not from_cache or isinstance(error, (JobCancelledError, StreamCutError)):
+                # ZeroGPU's busy answers come before the function runs: not stale.
+                if (
+                    rediscovered
+                    or not from_cache
+                    or isinstance(error, (JobCancelledError, StreamCutError, SpaceBusyError))
+                ):
                     raise
                 stale, failure = config, error
             finally:
@@ -240,6 +282,7 @@ class SpaceClient:
                         break
                     progress = messages.queue_progress(message, event_id)
                     if progress is not None:
+                        _warn_of_token(progress)
                         yield progress
             raise StreamCutError("the Space closed the queue stream before the job ended")
         finally:
@@ -326,6 +369,20 @@ class SpaceClient:
             await response.aclose()
         except Exception as error:  # a timeout, or a job already gone: /cancel still goes
             log.debug("%s: dropping a stream of its session: %r", what, error)
+
+
+def _expired_token(error: BaseException) -> bool:
+    return isinstance(error, SpaceBusyError) and error.reason == "expired_token"
+
+
+def _warn_of_token(progress: ProgressEvent) -> None:
+    """ZeroGPU's "Falling back to IP-based quotas (...)" toast means HF's
+    front did not take the caller's token: worth a warning, not just a
+    progress line."""
+    if progress.kind == "log":
+        warning = token_warning(progress.title, progress.message)
+        if warning is not None:
+            log.warning("%s", warning)
 
 
 def _cancel_removes_queued(config: SpaceConfig) -> bool:

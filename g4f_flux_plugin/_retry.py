@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ._errors import (
     QuotaExceededError,
+    SpaceBusyError,
     SpaceConnectionError,
     SpaceRateLimitError,
     SpaceStatusError,
@@ -39,9 +40,15 @@ class RetryPolicy:
 
 def is_retryable(error: BaseException) -> bool:
     """Whether submitting again may succeed: transient network and server
-    trouble only, never a quota, a validation error or a job the Space failed."""
+    trouble only, never a quota, a validation error or a job the Space failed.
+
+    ZeroGPU's busy answers (no GPU now, too many pending tasks) are retried
+    with backoff; an expired proxy token is not retried here: the client
+    submits again at once, once, by itself (a new request gets a new token)."""
     if isinstance(error, QuotaExceededError):
         return False
+    if isinstance(error, SpaceBusyError):
+        return error.reason != "expired_token"
     if isinstance(error, (SpaceConnectionError, StreamCutError, SpaceRateLimitError)):
         return True
     return isinstance(error, SpaceStatusError) and error.status in (408, 502, 503, 504)

@@ -15,7 +15,7 @@ import random
 from collections.abc import AsyncIterator, Callable
 from contextlib import aclosing
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from g4f.errors import ModelNotFoundError
 from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMixin
@@ -27,6 +27,8 @@ from ._config import MODEL_NAME, PUBLIC_SPACE_URL, ConfigCache
 from ._errors import QuotaExceededError
 from ._events import GeneratedImage, ProgressEvent
 from ._g4f_errors import raising_g4f_errors
+from ._http import choose_token
+from ._memory import QuotaStatus, SpaceMemory
 from ._params import (
     ASPECT_RATIOS,
     SPACE_LIMITS,
@@ -38,6 +40,8 @@ from ._params import (
     plan_seeds,
 )
 from ._retry import RetryPolicy
+from ._spaces import SpaceSpec, space_refs
+from ._token import saved_token
 from ._transports import Transport
 
 __all__ = ["BlackForestLabs_Flux1Schnell", "FluxDone", "FluxImageResponse", "FluxProgress"]
@@ -121,8 +125,10 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
     last user message), ``width``/``height`` (default 1024; rounded down to a
     multiple of 8 and kept in the Space's 256..2048), ``num_inference_steps``
     (1..50, default 4), ``seed`` (``None``: the Space picks one),
-    ``randomize_seed``, ``proxy``, ``api_key`` (else ``$HF_TOKEN``), ``api_base``
-    (else ``$G4F_FLUX_SCHNELL_URL``, else the public Space), ``transport``
+    ``randomize_seed``, ``proxy``, ``api_key`` (else ``$HF_TOKEN``, else the
+    token ``hf auth login`` saved), ``space`` (an id ``"owner/name"``, a root
+    URL, or a list of them tried in order; ``api_base`` is its alias; else
+    ``$G4F_FLUX_SCHNELL_URL``, else the public Space), ``transport``
     (none: the event loop's shared connections, of the kind
     ``$G4F_FLUX_TRANSPORT`` names, else aiohttp; ``"aiohttp"`` or
     ``"curl_cffi"``: connections of this call only; or a :class:`Transport`,
@@ -145,8 +151,8 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
 
     default_model = MODEL_NAME
     default_image_model = default_model
-    model_aliases = {"flux-schnell": default_model, "flux": default_model}
-    image_models = [default_model, *model_aliases]
+    model_aliases: ClassVar[dict[str, str]] = {"flux-schnell": default_model, "flux": default_model}
+    image_models: ClassVar[list[str]] = [default_model, *model_aliases]
     models = image_models
 
     #: Seconds for a whole generation: ZeroGPU queues take minutes when busy.
@@ -155,6 +161,10 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
     retry_policy = RetryPolicy()
     #: The Space's discovered config, per root, kept across generations.
     config_cache = ConfigCache()
+    #: What is remembered of Spaces: a ZeroGPU quota, per root and token, until
+    #: its wait passes (no request is spent on it meanwhile). Set
+    #: ``SpaceMemory(remember_quotas=False)`` to ask the Space every time.
+    space_memory = SpaceMemory()
 
     @classmethod
     def space_root(cls, api_base: str | None = None) -> str:
@@ -176,6 +186,24 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         )
 
     @classmethod
+    async def get_quota(cls, api_key: str | None = None, **kwargs: Any) -> QuotaStatus:
+        """g4f's quota hook (``g4f api``'s ``/v1/quota/<provider>`` and the GUI's
+        ``/backend-api/v2/quota/<provider>``): what is known of the caller's
+        ZeroGPU quota on the Space, without a request.
+
+        ``api_key`` (else ``$HF_TOKEN``) and ``api_base`` (in ``kwargs``) pick
+        the caller and the Space as a generation would. The answer:
+        ``space`` (the root), ``available`` (``False`` while a quota the
+        Space named runs), ``retry_after`` (its seconds left, else ``None``),
+        ``tier`` (``"anonymous"``, ``"free"``, ``"pro"`` or ``None``) and
+        ``message`` (the Space's words, else ``None``).
+        """
+        first = space_refs(kwargs.get("space"), kwargs.get("api_base"), default=cls.url)[0]
+        root = first.root or first.label  # an id not resolved yet: nothing is known of it
+        token = choose_token(root, api_key, saved_token()) if first.root else (api_key or saved_token())
+        return cls.space_memory.quota_status(root, token)
+
+    @classmethod
     @raising_g4f_errors  # the client's errors, seen as g4f's (see _g4f_errors)
     async def create_async_generator(
         cls,
@@ -193,6 +221,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         proxy: str | None = None,
         api_key: str | None = None,
         api_base: str | None = None,
+        space: SpaceSpec | None = None,
         transport: str | Transport | None = None,
         timeout: float | None = None,
         protocol: str = "auto",
@@ -206,8 +235,10 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         Its ``options`` hold ``seed`` (the first image's, as the Space used
         it), ``seeds`` (each image's), ``failed`` (``[{"seed", "error"}]``: the
         images that failed when others did not), the size and steps as sent,
-        ``randomize_seed`` and ``model``. When every image fails, the error of
-        a single generation is raised, a quota error first.
+        ``randomize_seed``, ``model``, and ``space`` (the Space that made the
+        first image: its id, else its root URL; ``spaces``: each image's).
+        When every image fails, the error of a single generation is raised,
+        a quota error first.
         """
         # Everything is checked before the first request.
         model = cls.check_model(model)
@@ -229,13 +260,13 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
             randomize_seed=randomize_seed,
         )
         build(limits=SPACE_LIMITS)
-        root = cls.space_root(api_base)
+        spaces = space_refs(space, api_base, default=cls.url)
         budget = cls.default_timeout if timeout is None else timeout
         # The client checks the timeout, the protocol and the token (sent as
         # X-HF-Authorization, never over plain http to another machine: an
         # explicit api_key there is a ValueError) before any request.
         flux = FluxClient(
-            root,
+            space=spaces,
             token=api_key,
             transport=transport,
             proxy=proxy,
@@ -243,6 +274,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
             timeout=budget,
             retry_policy=cls.retry_policy,
             config_cache=cls.config_cache,
+            space_memory=cls.space_memory,
         )
         requests = _job_requests(count, build)
         images: dict[int, GeneratedImage] = {}
@@ -375,5 +407,8 @@ def _image_response(images: list[GeneratedImage], model: str, failed: list[dict]
             "num_inference_steps": request.steps,
             "randomize_seed": request.randomize_seed,
             "model": model,
+            # Which Space made them (of a list, the first that could): its id, else its root.
+            "space": images[0].space,
+            "spaces": [image.space for image in images],
         },
     )

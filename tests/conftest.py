@@ -352,3 +352,23 @@ def proc(tmp_path):
 
     require_installed_plugin()
     return G4FProcess(tmp_path)
+
+
+# ===========================================================================
+# Space memory: each test starts with nothing remembered of any Space
+# ===========================================================================
+@pytest.fixture(autouse=True)
+def fresh_space_memory(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A new :class:`SpaceMemory` for :class:`FluxClient` and the provider in
+    every test, so a quota one test provokes is not answered from memory in
+    the next. The provider is patched only where a test loaded it (this
+    fixture never imports g4f)."""
+    from g4f_flux_plugin._client import FluxClient
+    from g4f_flux_plugin._memory import SpaceMemory
+
+    memory = SpaceMemory()
+    monkeypatch.setattr(FluxClient, "space_memory", memory)
+    providers = sys.modules.get("g4f_flux_plugin.providers")
+    if providers is not None:
+        monkeypatch.setattr(providers.BlackForestLabs_Flux1Schnell, "space_memory", memory)
+    return memory

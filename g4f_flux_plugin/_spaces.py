@@ -1,0 +1,124 @@
+"""Which Spaces a client uses: ids (``owner/name``), root URLs, and lists of them.
+
+Pure: turning what the user wrote (``space=``, ``api_base=``, ``--space``,
+``$G4F_FLUX_SCHNELL_URL``) into :class:`SpaceRef` items, with no request.
+An id's host comes from the Hub later (:mod:`._hub`), except for the public
+Space, whose host is known, so the default costs no Hub request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from ._config import PUBLIC_SPACE_URL
+from ._errors import SpaceProtocolError
+from ._http import origin_of
+
+__all__ = ["PUBLIC_SPACE_ID", "URL_ENV", "SpaceRef", "SpaceSpec", "parse_space", "space_refs"]
+
+#: The variable that names the Space(s) when the caller names none.
+URL_ENV = "G4F_FLUX_SCHNELL_URL"
+#: The public Space's id; its host is known, so it needs no Hub request.
+PUBLIC_SPACE_ID = "black-forest-labs/FLUX.1-schnell"
+#: Ids whose root is known without asking the Hub (and the other way round).
+KNOWN_ROOTS = {PUBLIC_SPACE_ID: PUBLIC_SPACE_URL}
+_KNOWN_IDS = {root: space_id for space_id, root in KNOWN_ROOTS.items()}
+
+# The Hub's repo names: letters, digits, "-", "_", "."; at most 96 characters.
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?"
+_ID = re.compile(rf"{_NAME}/{_NAME}")
+# A Space's page on the Hub, pasted as its address: https://huggingface.co/spaces/owner/name
+_HUB_PAGE = re.compile(rf"/spaces/({_NAME}/{_NAME})/?")
+
+
+@dataclass(frozen=True)
+class SpaceRef:
+    """One Space: its ``id`` (``owner/name``) and/or its ``root`` URL.
+
+    Given by id, ``root`` is ``None`` until the Hub says where it runs
+    (known at once for the public Space). Given by URL, ``id`` is ``None``
+    (the Hub cannot be asked about its state), except for the public Space.
+    """
+
+    id: str | None
+    root: str | None
+
+    @property
+    def label(self) -> str:
+        """How messages and results name it: its id, else its root URL."""
+        return self.id or self.root or "?"
+
+
+#: What ``space=`` takes: one id or URL, a comma-separated string of them,
+#: or a sequence of strings and :class:`SpaceRef` items.
+SpaceSpec = str | SpaceRef | Sequence[str | SpaceRef]
+
+
+def parse_space(text: str, source: str = "space") -> SpaceRef:
+    """One Space from an id, a root URL, or its page's URL on the Hub.
+
+    ``ValueError`` in plain words for anything else, before any request
+    (``source`` names where the text came from).
+    """
+    value = text.strip().rstrip("/")
+    if value.startswith("spaces/"):  # huggingface_hub's "spaces/owner/name"
+        value = value[len("spaces/") :]
+    if _ID.fullmatch(value):
+        return SpaceRef(value, KNOWN_ROOTS.get(value))
+    if "://" in value:
+        try:
+            origin_of(value)
+        except SpaceProtocolError:
+            pass
+        else:
+            parts = urlsplit(value)
+            page = _HUB_PAGE.fullmatch(parts.path)
+            if page and (parts.hostname or "").lower() in ("huggingface.co", "hf.co"):
+                return parse_space(page.group(1), source)
+            return SpaceRef(_KNOWN_IDS.get(value), value)
+    raise ValueError(
+        f"{source} must name a Space: an id like {PUBLIC_SPACE_ID!r} or an http(s) root URL "
+        f"like {PUBLIC_SPACE_URL!r}, not {text!r}"
+    )
+
+
+def space_refs(
+    space: SpaceSpec | None = None,
+    api_base: str | None = None,
+    default: str = PUBLIC_SPACE_URL,
+) -> tuple[SpaceRef, ...]:
+    """The Spaces to try, in order: ``space``, else ``api_base`` (its alias),
+    else ``$G4F_FLUX_SCHNELL_URL``, else ``default``. Repeats are dropped."""
+    chosen: SpaceSpec | None = space
+    source = "space"
+    if chosen is None or chosen == "" or chosen == []:
+        if api_base:
+            chosen, source = api_base, "api_base"
+        elif os.environ.get(URL_ENV):
+            chosen, source = os.environ[URL_ENV], f"${URL_ENV}"
+        else:
+            chosen, source = default, "the default Space"
+    items: Sequence[str | SpaceRef] = (
+        chosen.split(",")
+        if isinstance(chosen, str)
+        else ([chosen] if isinstance(chosen, SpaceRef) else chosen)
+    )
+    refs: list[SpaceRef] = []
+    for item in items:
+        if isinstance(item, SpaceRef):
+            ref = item
+        elif isinstance(item, str):
+            if not item.strip():
+                continue
+            ref = parse_space(item, source)
+        else:
+            raise ValueError(f"{source} must name Spaces by id or URL strings, not {item!r}")
+        if ref not in refs:
+            refs.append(ref)
+    if not refs:
+        raise ValueError(f"{source} names no Space: {chosen!r}")
+    return tuple(refs)
