@@ -9,7 +9,7 @@ A :class:`SpaceFront` is the recording reverse proxy of ``_helpers.py``
 | stage | the front answers | source |
 | --- | --- | --- |
 | RUNNING, RUNNING_* | the app (the replica) | |
-| SLEEPING, STOPPED, BUILDING, APP_STARTING | ``waking`` in turn: 502, 503, 504 or the app | docs, users' reports: 502/503/504, sometimes healthy between |
+| SLEEPING, STOPPED, BUILDING, APP_STARTING | ``waking`` in turn: 502, 503, 504, the app, or nothing (``"hang"``) | docs, users' reports: 502/503/504 or a timeout, sometimes healthy between |
 | PAUSED | 503 and a short HTML page | assumed (not checkable offline) |
 | RUNTIME_ERROR, BUILD_ERROR, CONFIG_ERROR, NO_APP_FILE | 503, ``Your space is in error, check its status on hf.co`` | users' reports (the 49 bytes exactly) |
 | private, no token that can read it; missing | 404 | docs |
@@ -21,6 +21,7 @@ A Space that is down (nothing listens at its host) is :meth:`Scenario.down`.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import AsyncExitStack
@@ -49,6 +50,8 @@ PAUSED_PAGE = "<!DOCTYPE html><html><body><h1>This Space has been paused by its 
 #: What a waking Space's front answers in turn, by default.
 WAKING = (502, 503)
 APP = "app"  # in ``waking``: let this request through to the app
+HANG = "hang"  # in ``waking``: answer nothing (a front that times out) until the client leaves
+HANG_SECONDS = 20.0  # at most; then a 504, so no handler outlives a test by much
 
 
 def _page(status: int) -> web.Response:
@@ -56,6 +59,14 @@ def _page(status: int) -> web.Response:
     return web.Response(
         status=status, text=HTML_PAGE.format(status=status, reason=reason), content_type="text/html"
     )
+
+
+async def _hang(request: web.Request) -> None:
+    """Answer nothing until the client gives up (or HANG_SECONDS pass)."""
+    waited = 0.0
+    while waited < HANG_SECONDS and request.transport is not None and not request.transport.is_closing():
+        await asyncio.sleep(0.05)
+        waited += 0.05
 
 
 @dataclass
@@ -92,10 +103,13 @@ class SpaceFront:
         """How many requests reached the app."""
         return sum(1 for _, answer in self.answers if answer == APP)
 
-    def _respond(self, request: web.Request) -> web.Response | None:
+    async def _respond(self, request: web.Request) -> web.Response | None:
         stage = self.script.front_request()
         answer = self._answer(stage, bearer(request.headers.get("X-HF-Authorization")))
         self.answers.append((stage, answer if isinstance(answer, str) else answer.status))
+        if answer == HANG:
+            await _hang(request)
+            return _page(504)
         return answer if isinstance(answer, web.Response) else None
 
     def _answer(self, stage: str, token: str | None) -> web.Response | str:
@@ -105,7 +119,7 @@ class SpaceFront:
             return APP
         if stage in ASLEEP_STAGES or stage in STARTING_STAGES:
             turn = next(self._turns)
-            return APP if turn == APP else _page(int(turn))
+            return turn if turn in (APP, HANG) else _page(int(turn))
         if stage in ERROR_STAGES:
             return web.Response(status=503, text=ERROR_TEXT, content_type="text/plain")
         return web.Response(status=503, text=PAUSED_PAGE, content_type="text/html")  # PAUSED

@@ -215,18 +215,41 @@ async def test_a_space_by_url_alone_reads_the_error_text_of_its_front(scenario, 
 
 
 # -- deadlines ----------------------------------------------------------------------
+DEADLINE = 1.5
+FOREVER = [
+    ("SLEEPING", (502, 503)),
+    ("BUILDING", (503,)),
+    ("APP_STARTING", (502, "app")),
+    ("SLEEPING", ("hang",)),  # a front that answers nothing while the Space wakes
+]
+
+
 @pytest.mark.parametrize(("transport", "protocol"), COMBOS, ids=IDS)
-@pytest.mark.parametrize("stage", ["SLEEPING", "BUILDING", "APP_STARTING"])
-async def test_no_stage_keeps_a_generation_past_its_deadline(scenario, transport, protocol, stage):
-    space = await scenario.space("someone/flux-forever", [stage])  # it never gets there
+@pytest.mark.parametrize(("stage", "waking"), FOREVER, ids=["sleeping", "building", "starting", "hanging"])
+async def test_no_stage_keeps_a_generation_past_its_deadline(
+    scenario, replica, transport, protocol, stage, waking, record_property
+):
+    space = await scenario.space("someone/flux-forever", [stage], waking=waking)  # it never gets there
+    prompt = unique()
+    started = time.perf_counter()
     with pytest.raises(SpaceTimeoutError):
-        await generate(client(space.id, transport, protocol, timeout=1.5), unique())
+        await generate(client(space.id, transport, protocol, timeout=DEADLINE), prompt)
+    record_property("seconds", round(time.perf_counter() - started, 3))  # reported, never asserted
     # Once the error is out, nothing of the generation is left asking.
     await settle()
     front, hub = len(scenario.front(space.id).proxy.requests), len(scenario.hub.requests)
     await asyncio.sleep(10 * POLL)
     assert (len(scenario.front(space.id).proxy.requests), len(scenario.hub.requests)) == (front, hub)
-    assert hub >= 2, "the client never polled the Hub"
+    if "hang" not in waking:
+        assert scenario.hub.runtime_reads(space.id) >= 2, "the client never polled the Hub"
+    # A job that got through to the app between two 502s is not left running there.
+    await wait_for(
+        lambda: _no_running_job(replica, prompt), timeout=10, what="no job of the prompt to be running"
+    )
+
+
+async def _no_running_job(replica, prompt: str) -> bool:
+    return all(job["state"] != "running" for job in await server_jobs(replica, prompt))
 
 
 # -- several Spaces ---------------------------------------------------------------------
