@@ -26,6 +26,7 @@ from space_front import ERROR_TEXT, Scenario
 
 from g4f_flux_plugin import FluxClient, GeneratedImage, ProgressEvent
 from g4f_flux_plugin._errors import (
+    FluxClientError,
     QuotaExceededError,
     SpaceError,
     SpaceTimeoutError,
@@ -332,3 +333,32 @@ async def test_the_provider_raises_g4fs_provider_not_working_for_a_paused_space(
         await provider_generate(prompt=unique(), space=space.id, transport=transport)
     assert isinstance(caught.value, SpaceUnavailableError)
     assert caught.value.stage == "PAUSED"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_an_unavailable_space_is_remembered_and_skipped_by_the_next_generation(
+    scenario, replica, transport
+):
+    paused = await scenario.space("someone/paused", ["PAUSED"])
+    good = await scenario.space("someone/good")
+    async with client([paused.id, good.id], transport, "queue") as flux:
+        for _ in range(2):
+            async with aclosing(flux.generate(unique(), **SMALL)) as stream:
+                image = the_image([item async for item in stream])
+            assert image.space == good.id
+            if _ == 0:
+                asked = (len(scenario.front(paused.id).proxy.requests), scenario.hub.runtime_reads(paused.id))
+    assert asked[0] + asked[1] >= 1
+    # The second generation asked neither the paused Space's front nor the Hub about it.
+    assert (len(scenario.front(paused.id).proxy.requests), scenario.hub.runtime_reads(paused.id)) == asked
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_hub_that_is_down_is_a_plain_error_within_the_deadline(
+    replica, hub_env, closed_url, transport
+):
+    hub_env.setenv("HF_ENDPOINT", closed_url)
+    with pytest.raises(FluxClientError) as caught:
+        await generate(client("someone/flux", transport, "auto", timeout=5), unique())
+    assert not isinstance(caught.value, SpaceTimeoutError)
+    assert "someone/flux" in str(caught.value) or closed_url.split("//")[1] in str(caught.value)
