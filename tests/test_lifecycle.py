@@ -17,7 +17,7 @@ from contextlib import aclosing
 from typing import Any
 
 import pytest
-from _helpers import PROTOCOLS, TRANSPORTS, Provider, server_jobs, settle, unique, wait_for
+from _helpers import PROTOCOLS, TRANSPORTS, server_jobs, settle, unique, wait_for
 from _helpers import events as provider_events
 from _helpers import generate as provider_generate
 from _helpers import the_image as provider_image
@@ -33,7 +33,6 @@ from g4f_flux_plugin._errors import (
     SpaceUnavailableError,
 )
 from g4f_flux_plugin._hub import SpaceHosts
-from g4f_flux_plugin._memory import SpaceMemory
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -61,12 +60,10 @@ def hub_env(monkeypatch, tmp_path):
 
 @pytest.fixture(autouse=True)
 def fresh_client_state(monkeypatch):
-    """A quick look at the Hub, and nothing remembered from another test (hosts,
-    unavailable Spaces, quotas): the client's and the provider's class attributes."""
+    """A quick look at the Hub, and no host remembered from another test (the
+    Space memory is fresh in every test already: conftest's fresh_space_memory)."""
     monkeypatch.setattr(FluxClient, "poll_interval", POLL)
     monkeypatch.setattr(FluxClient, "space_hosts", SpaceHosts())
-    monkeypatch.setattr(FluxClient, "space_memory", SpaceMemory())
-    monkeypatch.setattr(Provider, "space_memory", SpaceMemory())
 
 
 @pytest.fixture

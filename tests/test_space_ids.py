@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 from _helpers import TRANSPORTS, server_jobs, unique
+from _helpers import generate as provider_generate
+from _helpers import the_image as provider_image
 from hub_emulator import HubEmulator
 from space_front import Scenario
 from test_cli import COMMAND
@@ -104,6 +106,29 @@ async def test_the_default_space_costs_no_hub_request(scenario, replica, transpo
     assert rerouting.urls
     assert all(url.startswith(PUBLIC_SPACE_URL + "/") for url in rerouting.urls), rerouting.urls
     assert image.space in ("black-forest-labs/FLUX.1-schnell", PUBLIC_SPACE_URL)
+
+
+# -- where the list of Spaces comes from -------------------------------------------------
+@pytest.mark.parametrize("how", ["environment", "api_base", "provider"])
+async def test_a_list_by_environment_alias_or_provider_fails_over_and_names_the_space(
+    scenario, replica, monkeypatch, how
+):
+    paused = await scenario.space("someone/paused", ["PAUSED"])
+    good = await scenario.space("someone/good")
+    listed = f" {paused.id} , {good.id} "  # blanks around the commas are allowed
+    prompt = unique()
+    if how == "provider":
+        items = await provider_generate(prompt=prompt, space=[paused.id, good.id], transport="aiohttp")
+        assert provider_image(items).options["space"] == good.id
+    else:
+        if how == "environment":
+            monkeypatch.setenv("G4F_FLUX_SCHNELL_URL", listed)
+            flux = FluxClient(transport="aiohttp", timeout=60)
+        else:
+            flux = FluxClient(api_base=listed, transport="aiohttp", timeout=60)
+        assert the_image(await generate(flux, prompt)).space == good.id
+    assert len(await server_jobs(replica, prompt)) == 1
+    assert scenario.hub.runtime_reads(paused.id) == 1
 
 
 # -- the saved token ------------------------------------------------------------------
