@@ -24,9 +24,9 @@ import pytest
 from _helpers import TRANSPORTS, server_jobs, unique
 from _helpers import generate as provider_generate
 from _helpers import the_image as provider_image
-from hub_emulator import HubEmulator
+from hub_emulator import HubEmulator, Phase
 from space_front import Scenario
-from test_cli import COMMAND
+from test_cli import COMMAND, g4f_flux_on_terminal
 
 from g4f_flux_plugin import FluxClient, GeneratedImage
 from g4f_flux_plugin._config import PUBLIC_SPACE_URL
@@ -244,6 +244,45 @@ async def test_a_token_is_not_sent_to_a_hub_over_plain_http_off_loopback(home, m
         assert not [value for value in request.headers.values() if TOKEN in value], request.url
 
 
+async def test_the_image_is_downloaded_with_the_token_from_the_space_that_made_it(scenario, replica):
+    paused = await scenario.space("someone/paused", ["PAUSED"])
+    good = await scenario.space("someone/private", private=True, readers=(TOKEN,))
+    async with FluxClient(space=[paused.id, good.id], token=TOKEN, transport="aiohttp", timeout=60) as flux:
+        image = await flux.image(unique(), **SMALL)
+        assert image.space == good.id
+        data, kind = await flux.download(image.url)
+    assert kind.lower() == "webp" and data[:4] == b"RIFF"
+    [fetch] = [r for r in scenario.front(good.id).proxy.requests if "/file=" in r.path]
+    assert fetch.headers.get("x-hf-authorization") == f"Bearer {TOKEN}"
+
+
+async def test_a_host_the_hub_gives_over_plain_http_off_loopback_gets_no_token(home, monkeypatch):
+    from g4f_flux_plugin import MockResponse, MockTransport
+
+    seen: list[Any] = []
+
+    def handler(request):
+        seen.append(request)
+        if request.url.startswith("http://127.0.0.1:1/api/spaces/someone/thing"):
+            if request.url.endswith("/runtime"):
+                return MockResponse(200, json={"stage": "PAUSED"})
+            return MockResponse(200, json={"host": "http://space.example", "subdomain": "someone-thing"})
+        return MockResponse(502, content=b"<html>Bad Gateway</html>", headers={"content-type": "text/html"})
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:1")
+    async with MockTransport(handler) as transport:
+        with pytest.raises(SpaceUnavailableError):
+            await generate(
+                FluxClient(space="someone/thing", token=TOKEN, transport=transport, timeout=5), unique()
+            )
+    to_space = [request for request in seen if request.url.startswith("http://space.example/")]
+    to_hub = [request for request in seen if request.url.startswith("http://127.0.0.1:1/")]
+    assert to_space and to_hub
+    assert all(request.headers.get("authorization") == f"Bearer {TOKEN}" for request in to_hub)
+    for request in to_space:
+        assert not [value for value in request.headers.values() if TOKEN in value], request.url
+
+
 # -- the command line -----------------------------------------------------------------
 def _cli_env(home: Path, hub: HubEmulator) -> dict[str, str]:
     env = {
@@ -321,3 +360,16 @@ async def test_cli_unknown_aspect_ratio_is_a_usage_error_listing_the_ratios(home
     assert code == 2, (out, err)
     assert "7:5" in err
     assert all(ratio in err for ratio in ("1:1", "16:9", "9:16", "2:1"))
+
+
+async def test_cli_on_a_terminal_says_the_space_is_waking_up(scenario, replica, tmp_path):
+    # The command's own poll interval (a few seconds): one wait of it here.
+    space = await scenario.space("someone/flux-sleepy", [Phase("SLEEPING", reads=1), "RUNNING"])
+    prompt = unique()
+    run = await asyncio.to_thread(
+        g4f_flux_on_terminal, prompt, "--space", space.id, "-o", "x.webp", "--width", "256", "--height", "256",
+        "--steps", "1", cwd=tmp_path, timeout=90,
+    )  # fmt: skip
+    assert run.code == 0, run
+    assert "waking up" in run.stderr
+    assert len(await server_jobs(replica, prompt)) == 1
