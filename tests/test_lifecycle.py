@@ -21,7 +21,7 @@ from _helpers import PROTOCOLS, TRANSPORTS, server_jobs, settle, unique, wait_fo
 from _helpers import events as provider_events
 from _helpers import generate as provider_generate
 from _helpers import the_image as provider_image
-from hub_emulator import Phase
+from hub_emulator import Phase, SpaceScript
 from space_front import ERROR_TEXT, Scenario
 
 from g4f_flux_plugin import FluxClient, GeneratedImage, ProgressEvent
@@ -359,3 +359,43 @@ async def test_a_hub_that_is_down_is_a_plain_error_within_the_deadline(
         await generate(client("someone/flux", transport, "auto", timeout=5), unique())
     assert not isinstance(caught.value, SpaceTimeoutError)
     assert "someone/flux" in str(caught.value) or closed_url.split("//")[1] in str(caught.value)
+
+
+# -- more of a Space's life ------------------------------------------------------------------
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_waking_space_given_by_url_alone_is_retried_within_the_deadline(scenario, replica, transport):
+    # No Hub to ask: the front's 502/503 are retried with backoff until it
+    # answers, for as long as the deadline allows (a wake-up takes 30 s or more
+    # on HF; 4 s here, longer than the few quick retries of a running Space).
+    space = await scenario.space("someone/flux-by-url", [Phase("SLEEPING", seconds=4.0), "RUNNING"])
+    prompt = unique()
+    items = await generate(client(space.host, transport, "queue", timeout=60), prompt)
+    assert the_image(items).space == space.host
+    assert scenario.hub.requests == []
+    assert len(await server_jobs(replica, prompt)) == 1
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_stopped_space_wakes_like_a_sleeping_one(scenario, replica, transport):
+    space = await scenario.space("someone/flux-stopped", [Phase("STOPPED", reads=2), "RUNNING"])
+    items = await generate(client(space.id, transport, "call"), unique())
+    assert the_image(items).space == space.id
+    assert "wak" in (space_events(items)[0].message or "").lower()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_space_that_never_ran_has_no_host_and_says_why(scenario, transport):
+    scenario.hub.add(SpaceScript("someone/no-app", [Phase("NO_APP_FILE")]))  # host: ""
+    with pytest.raises(SpaceUnavailableError) as caught:
+        await generate(client("someone/no-app", transport, "auto"), unique())
+    assert caught.value.stage == "NO_APP_FILE"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_several_images_of_a_sleeping_space_resolve_its_id_once(scenario, replica, transport):
+    space = await scenario.space("someone/flux-many", [Phase("SLEEPING", reads=2), "RUNNING"])
+    prompt = unique()
+    items = await provider_generate(prompt=prompt, space=space.id, transport=transport, n=3)
+    assert len(provider_image(items).urls) == 3
+    assert scenario.hub.info_reads(space.id) == 1
+    assert len(await server_jobs(replica, prompt)) == 3
