@@ -26,7 +26,7 @@ from _helpers import generate as provider_generate
 from _helpers import the_image as provider_image
 from hub_emulator import HubEmulator, Phase
 from space_front import Scenario
-from test_cli import COMMAND, g4f_flux_on_terminal
+from test_cli import COMMAND, exif_record, g4f_flux_on_terminal
 
 from g4f_flux_plugin import FluxClient, GeneratedImage
 from g4f_flux_plugin._config import PUBLIC_SPACE_URL
@@ -373,3 +373,29 @@ async def test_cli_on_a_terminal_says_the_space_is_waking_up(scenario, replica, 
     assert run.code == 0, run
     assert "waking up" in run.stderr
     assert len(await server_jobs(replica, prompt)) == 1
+
+
+async def test_cli_list_fails_over_and_records_the_space_that_made_the_image(
+    scenario, replica, home, tmp_path
+):
+    paused = await scenario.space("someone/paused", ["PAUSED"])
+    good = await scenario.space("someone/good")
+    code, out, err = await _cli(
+        unique(), "--space", f"{paused.id},{good.id}", "-o", "x.webp", "--width", "256", "--height", "256",
+        "--steps", "1", cwd=tmp_path, env=_cli_env(home, scenario.hub),
+    )  # fmt: skip
+    assert code == 0, (out, err)
+    _, record = exif_record(tmp_path / "x.webp")
+    assert record["space"] == good.id
+
+
+async def test_cli_paused_space_exits_1_with_one_line_naming_the_owner(scenario, home, tmp_path):
+    paused = await scenario.space("someone/paused", ["PAUSED"])
+    code, out, err = await _cli(
+        unique(), "--space", paused.id, cwd=tmp_path, env=_cli_env(home, scenario.hub)
+    )  # fmt: skip
+    assert code == 1, (out, err)
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "paused" in lines[0] and "owner" in lines[0] and paused.id in lines[0]
