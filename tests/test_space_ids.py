@@ -192,6 +192,34 @@ async def test_the_token_hf_auth_login_saved_is_used_as_huggingface_hub_uses_it(
     assert {r.headers.get("x-hf-authorization") for r in front} == {f"Bearer {expected}"}
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_the_saved_token_opens_a_private_space_named_by_id(
+    scenario, replica, home, monkeypatch, transport
+):
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    (home / "hf").mkdir()
+    (home / "hf" / "token").write_text(TOKEN)
+    space = await scenario.space("someone/private", private=True, readers=(TOKEN,))
+    prompt = unique()
+    image = the_image(await generate(FluxClient(space=space.id, transport=transport, timeout=60), prompt))
+    assert image.space == space.id
+    assert len(await server_jobs(replica, prompt)) == 1
+    assert {r.headers.get("authorization") for r in scenario.hub.requests} == {f"Bearer {TOKEN}"}
+
+
+async def test_no_error_about_a_private_space_shows_the_token(scenario, home):
+    paused = await scenario.space("someone/private", ["PAUSED"], private=True, readers=(TOKEN,))
+    flux = FluxClient(space=[paused.id, "someone/missing"], token=TOKEN, transport="aiohttp", timeout=10)
+    with pytest.raises(SpaceUnavailableError) as caught:
+        await generate(flux, unique())
+    shown = [str(caught.value), repr(caught.value), repr(flux)]
+    error: BaseException | None = caught.value
+    while error is not None:
+        shown += [str(error), repr(error)]
+        error = error.__cause__ or error.__context__
+    assert not [text for text in shown if TOKEN in text]
+
+
 async def test_no_token_anywhere_sends_none(scenario, home):
     space = await scenario.space("someone/public")
     assert await asyncio.to_thread(_hub_get_token, dict(os.environ)) is None
