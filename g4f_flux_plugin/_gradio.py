@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
 from typing import Any
 from urllib.parse import quote
@@ -106,7 +106,7 @@ class SpaceClient:
         return config
 
     # -- a whole generation -----------------------------------------------
-    async def generate(self, request: RequestBuilder) -> AsyncIterator[Any]:
+    async def generate(self, request: RequestBuilder) -> AsyncGenerator[Any, None]:
         """Run one generation with retries; yield progress, then the image.
 
         ``request`` is a function of the Space's :class:`Limits` that returns

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Final
 
 from ._errors import (
@@ -111,7 +111,9 @@ class SpaceStates:
         """Whether the Hub should be asked about ``error``."""
         return not_a_gradio_app(error)
 
-    async def recover(self, error: BaseException, deadline: float | None) -> AsyncIterator[ProgressEvent]:
+    async def recover(
+        self, error: BaseException, deadline: float | None
+    ) -> AsyncGenerator[ProgressEvent, None]:
         """Ask the Hub about the Space that failed with ``error``, and act.
 
         Raises :class:`SpaceUnavailableError` for a Space that will not come
