@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncGenerator
-from typing import Final
+from typing import Final, Protocol
 
 from ._errors import (
     NotAGradioAppError,
@@ -40,7 +40,7 @@ from ._errors import (
 from ._events import ProgressEvent
 from ._hub import HubClient, SpaceRuntime
 
-__all__ = ["POLL_INTERVAL", "SpaceStates", "not_a_gradio_app", "stage_outcome"]
+__all__ = ["POLL_INTERVAL", "SpaceStates", "StatesHook", "not_a_gradio_app", "stage_outcome"]
 
 log = logging.getLogger(__package__)
 
@@ -92,6 +92,18 @@ def stage_outcome(space_id: str, runtime: SpaceRuntime) -> SpaceUnavailableError
             stage,
         )
     return None
+
+
+class StatesHook(Protocol):
+    """What :class:`~._gradio.SpaceClient` asks before retrying a failure."""
+
+    def handles(self, error: BaseException) -> bool:
+        """Whether ``error`` is for :meth:`recover`."""
+        ...
+
+    def recover(self, error: BaseException, deadline: float | None) -> AsyncGenerator[ProgressEvent, None]:
+        """Progress while waiting; raise for a Space that will not come back."""
+        ...
 
 
 class SpaceStates:
