@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -216,7 +216,7 @@ class FluxClient:
         seed: int | None = None,
         randomize_seed: bool | None = None,
         timeout: float | None = None,
-    ) -> AsyncIterator[ProgressEvent | GeneratedImage]:
+    ) -> AsyncGenerator[ProgressEvent | GeneratedImage, None]:
         """Generate one image: yield :class:`ProgressEvent` items, then one
         :class:`GeneratedImage` (its ``seed`` is the one the Space used).
 
@@ -253,7 +253,7 @@ class FluxClient:
 
     async def run(
         self, requests: Sequence[Any], *, timeout: float | None = None
-    ) -> AsyncIterator[tuple[int, Any]]:
+    ) -> AsyncGenerator[tuple[int, Any], None]:
         """Run one job per request at once, under one deadline; yield ``(index, item)``.
 
         A request is a function of the Space's :class:`~._params.Limits` that
