@@ -60,7 +60,7 @@ _EXPORTS = {
 __all__ = [*_EXPORTS, "__version__"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     # PEP 562: g4f takes about a second to import, aiohttp half of that.
     module = _EXPORTS.get(name)
     if module is None:

@@ -12,7 +12,7 @@ outlives it.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from typing import Any, Protocol
 
@@ -26,12 +26,12 @@ class Generator(Protocol):
     """What runs one generation: a :class:`~._gradio.SpaceClient`, or a
     :class:`~._failover.SpaceList` of them."""
 
-    def generate(self, request: Any) -> AsyncIterator[Any]:
+    def generate(self, request: Any) -> AsyncGenerator[Any, None]:
         """Progress, then the image, of one request."""
         ...
 
 
-async def run_jobs(client: Generator, requests: Sequence[Any]) -> AsyncIterator[tuple[int, Any]]:
+async def run_jobs(client: Generator, requests: Sequence[Any]) -> AsyncGenerator[tuple[int, Any], None]:
     """Run one generation per request concurrently; yield ``(index, item)``.
 
     A request is what :meth:`SpaceClient.generate` takes: a function of the

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._batch import run_jobs
 from ._config import PUBLIC_SPACE_URL, ConfigCache
@@ -23,15 +23,17 @@ from ._events import GeneratedImage, ProgressEvent
 from ._failover import SpaceList
 from ._gradio import PROTOCOLS, SpaceClient
 from ._http import HttpClient, choose_token, origin_of
-from ._hub import HubClient, SpaceHosts, hub_endpoint
 from ._memory import SpaceMemory
 from ._params import SPACE_LIMITS, normalise
 from ._retry import RetryPolicy
-from ._spaces import URL_ENV, SpaceRef, SpaceSpec, space_refs
-from ._states import POLL_INTERVAL, SpaceStates
+from ._spaces import URL_ENV, SpaceHosts, SpaceRef, SpaceSpec, hub_endpoint, space_refs
 from ._token import saved_token
 from ._transports import Timeouts, Transport, make_transport, transport_name
 from ._transports.pool import TransportPools
+
+if TYPE_CHECKING:
+    from ._hub import HubClient
+    from ._states import SpaceStates
 
 __all__ = ["DEFAULT_TIMEOUT", "FluxClient", "space_root"]
 
@@ -94,8 +96,9 @@ class FluxClient:
     space_memory: SpaceMemory = SpaceMemory()
     #: Where each Space id runs, asked of the Hub once per process.
     space_hosts: SpaceHosts = SpaceHosts()
-    #: Seconds between two looks at a Space that is waking up or starting.
-    poll_interval: float = POLL_INTERVAL
+    #: Seconds between two looks at a Space that is waking up or starting
+    #: (``None``: :data:`._states.POLL_INTERVAL`, 5 s).
+    poll_interval: float | None = None
     #: The per-loop transports of clients that name none.
     shared_transports: TransportPools = TransportPools()
 
@@ -163,15 +166,13 @@ class FluxClient:
         through the Hub (once per process), and its state is asked of the Hub
         when it does not answer as a Gradio app."""
         transport = await self._transport()
-        hub = None
         root = ref.root
-        if ref.id is not None:
-            hub = HubClient(transport, self._explicit_token or self._saved_token)
+        if ref.id is not None and root is None:
+            hub = self._hub(transport)
+            root = self.space_hosts.get(hub.endpoint, ref.id)
             if root is None:
-                root = self.space_hosts.get(hub.endpoint, ref.id)
-                if root is None:
-                    root = await hub.space_root(ref.id)
-                    self.space_hosts.put(hub.endpoint, ref.id, root)
+                root = await hub.space_root(ref.id)
+                self.space_hosts.put(hub.endpoint, ref.id, root)
         assert root is not None  # given by URL, or resolved
         http = HttpClient(transport, root, self._token_for(root, resolved=ref.root is None))
         return SpaceClient(
@@ -181,10 +182,13 @@ class FluxClient:
             deadline=deadline,
             config_cache=self.config_cache,
             space_memory=self.space_memory,
-            states=None
-            if hub is None or ref.id is None
-            else SpaceStates(hub, ref.id, poll_interval=self.poll_interval),
+            states=None if ref.id is None else _DeferredStates(self, transport, ref.id),
         )
+
+    def _hub(self, transport: Transport) -> HubClient:
+        from ._hub import HubClient  # only for a Space named by id that needs it
+
+        return HubClient(transport, self._explicit_token or self._saved_token)
 
     def __repr__(self) -> str:  # the token never appears in a repr
         names = ", ".join(ref.label for ref in self.spaces)
@@ -212,7 +216,7 @@ class FluxClient:
         seed: int | None = None,
         randomize_seed: bool | None = None,
         timeout: float | None = None,
-    ) -> AsyncIterator[ProgressEvent | GeneratedImage]:
+    ) -> AsyncGenerator[ProgressEvent | GeneratedImage, None]:
         """Generate one image: yield :class:`ProgressEvent` items, then one
         :class:`GeneratedImage` (its ``seed`` is the one the Space used).
 
@@ -249,7 +253,7 @@ class FluxClient:
 
     async def run(
         self, requests: Sequence[Any], *, timeout: float | None = None
-    ) -> AsyncIterator[tuple[int, Any]]:
+    ) -> AsyncGenerator[tuple[int, Any], None]:
         """Run one job per request at once, under one deadline; yield ``(index, item)``.
 
         A request is a function of the Space's :class:`~._params.Limits` that
@@ -312,6 +316,34 @@ class FluxClient:
             return self.space_hosts.get(hub_endpoint(), space_id)
         except SpaceProtocolError:  # a bad $HF_ENDPOINT: nothing was resolved through it
             return None
+
+
+class _DeferredStates:
+    """The Hub's view of a Space named by id, made when it fails: a Space
+    that answers (the public one, mostly) costs no import of the Hub client."""
+
+    def __init__(self, flux: FluxClient, transport: Transport, space_id: str) -> None:
+        self._flux = flux
+        self._transport = transport
+        self._space_id = space_id
+        self._states: SpaceStates | None = None
+
+    def handles(self, error: BaseException) -> bool:
+        from ._states import not_a_gradio_app
+
+        return not_a_gradio_app(error)
+
+    def recover(self, error: BaseException, deadline: float | None) -> AsyncGenerator[ProgressEvent, None]:
+        if self._states is None:
+            from ._states import POLL_INTERVAL, SpaceStates
+
+            poll = self._flux.poll_interval
+            self._states = SpaceStates(
+                self._flux._hub(self._transport),
+                self._space_id,
+                poll_interval=POLL_INTERVAL if poll is None else poll,
+            )
+        return self._states.recover(error, deadline)
 
 
 def _budget(timeout: Any) -> float:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from typing import Any, Protocol
 
@@ -113,7 +113,7 @@ class SpaceList:
                 self._clients[ref] = await self._connect(ref)
             return self._clients[ref]
 
-    async def generate(self, request: RequestBuilder) -> AsyncIterator[Any]:
+    async def generate(self, request: RequestBuilder) -> AsyncGenerator[Any, None]:
         """One generation: progress, then a :class:`GeneratedImage` whose
         ``space`` names the Space that made it. Closing early cancels the
         job on the Space it is on."""

@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import _messages as messages
@@ -37,8 +37,10 @@ from ._memory import SpaceMemory
 from ._params import ImageRequest, Limits
 from ._retry import RetryPolicy, is_retryable
 from ._sse import SSEDecoder, SSEError
-from ._states import SpaceStates
 from ._zerogpu import token_warning
+
+if TYPE_CHECKING:  # imported by whoever makes one: a Space that answers costs no import of it
+    from ._states import StatesHook
 
 __all__ = ["PROTOCOLS", "RequestBuilder", "RetryPolicy", "SpaceClient", "is_retryable"]
 
@@ -75,7 +77,7 @@ class SpaceClient:
         deadline: float | None = None,
         config_cache: ConfigCache | None = None,
         space_memory: SpaceMemory | None = None,
-        states: SpaceStates | None = None,
+        states: StatesHook | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
@@ -106,7 +108,7 @@ class SpaceClient:
         return config
 
     # -- a whole generation -----------------------------------------------
-    async def generate(self, request: RequestBuilder) -> AsyncIterator[Any]:
+    async def generate(self, request: RequestBuilder) -> AsyncGenerator[Any, None]:
         """Run one generation with retries; yield progress, then the image.
 
         ``request`` is a function of the Space's :class:`Limits` that returns

@@ -18,28 +18,18 @@ only over https or to a loopback host.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from ._errors import SpaceProtocolError, SpaceStatusError, SpaceUnavailableError
 from ._http import HttpClient, is_loopback, origin_label, origin_of
+from ._spaces import DEFAULT_HUB, HUB_ENV, SpaceHosts, hub_endpoint
 from ._transports import Transport
 
 __all__ = ["DEFAULT_HUB", "HUB_ENV", "HubClient", "SpaceHosts", "SpaceRuntime", "hub_endpoint"]
 
 log = logging.getLogger(__package__)
-
-HUB_ENV = "HF_ENDPOINT"
-DEFAULT_HUB = "https://huggingface.co"
-
-
-def hub_endpoint() -> str:
-    """The Hub's root: ``$HF_ENDPOINT``, else ``https://huggingface.co``."""
-    endpoint = (os.environ.get(HUB_ENV) or DEFAULT_HUB).strip().rstrip("/")
-    origin_of(endpoint)  # an http(s) URL, or SpaceProtocolError
-    return endpoint
 
 
 @dataclass(frozen=True)
@@ -50,29 +40,6 @@ class SpaceRuntime:
 
     stage: str | None
     error_message: str | None = None
-
-
-class SpaceHosts:
-    """Where each Space id runs (``id -> root URL``), per Hub endpoint.
-
-    Owned by whoever passes it in (a class attribute of ``FluxClient``), so
-    an id is resolved once per process without a module global.
-    """
-
-    def __init__(self) -> None:
-        self._roots: dict[tuple[str, str], str] = {}
-
-    def get(self, hub: str, space_id: str) -> str | None:
-        """The root resolved earlier, or ``None``."""
-        return self._roots.get((hub, space_id))
-
-    def put(self, hub: str, space_id: str, root: str) -> None:
-        """Remember where ``space_id`` runs."""
-        self._roots[(hub, space_id)] = root
-
-    def clear(self) -> None:
-        """Forget everything (a Space may move when it is renamed)."""
-        self._roots.clear()
 
 
 def _not_found(space_id: str) -> SpaceUnavailableError:

@@ -33,9 +33,9 @@ class RetryPolicy:
 
     def delay(self, retry: int, error: BaseException) -> float:
         """Seconds to wait before retry number ``retry`` (0-based)."""
-        backoff = min(self.cap, self.base * 2**retry) * random.uniform(0.5, 1.0)
+        backoff = min(self.cap, self.base * 2.0**retry) * random.uniform(0.5, 1.0)
         asked = getattr(error, "retry_after", None)
-        return max(backoff, asked) if isinstance(asked, (int, float)) else backoff
+        return max(backoff, float(asked)) if isinstance(asked, (int, float)) else backoff
 
 
 def is_retryable(error: BaseException) -> bool:

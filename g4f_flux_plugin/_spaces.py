@@ -1,9 +1,10 @@
 """Which Spaces a client uses: ids (``owner/name``), root URLs, and lists of them.
 
-Pure: turning what the user wrote (``space=``, ``api_base=``, ``--space``,
+Turning what the user wrote (``space=``, ``api_base=``, ``--space``,
 ``$G4F_FLUX_SCHNELL_URL``) into :class:`SpaceRef` items, with no request.
 An id's host comes from the Hub later (:mod:`._hub`), except for the public
-Space, whose host is known, so the default costs no Hub request.
+Space, whose host is known, so the default costs no Hub request; the
+answers are kept in a :class:`SpaceHosts` its owner holds. No request here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,18 @@ from ._config import PUBLIC_SPACE_URL
 from ._errors import SpaceProtocolError
 from ._http import origin_of
 
-__all__ = ["PUBLIC_SPACE_ID", "URL_ENV", "SpaceRef", "SpaceSpec", "parse_space", "space_refs"]
+__all__ = [
+    "DEFAULT_HUB",
+    "HUB_ENV",
+    "PUBLIC_SPACE_ID",
+    "URL_ENV",
+    "SpaceHosts",
+    "SpaceRef",
+    "SpaceSpec",
+    "hub_endpoint",
+    "parse_space",
+    "space_refs",
+]
 
 #: The variable that names the Space(s) when the caller names none.
 URL_ENV = "G4F_FLUX_SCHNELL_URL"
@@ -33,6 +45,40 @@ _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?"
 _ID = re.compile(rf"{_NAME}/{_NAME}")
 # A Space's page on the Hub, pasted as its address: https://huggingface.co/spaces/owner/name
 _HUB_PAGE = re.compile(rf"/spaces/({_NAME}/{_NAME})/?")
+
+
+HUB_ENV = "HF_ENDPOINT"
+DEFAULT_HUB = "https://huggingface.co"
+
+
+def hub_endpoint() -> str:
+    """The Hub's root: ``$HF_ENDPOINT``, else ``https://huggingface.co``."""
+    endpoint = (os.environ.get(HUB_ENV) or DEFAULT_HUB).strip().rstrip("/")
+    origin_of(endpoint)  # an http(s) URL, or SpaceProtocolError
+    return endpoint
+
+
+class SpaceHosts:
+    """Where each Space id runs (``id -> root URL``), per Hub endpoint.
+
+    Owned by whoever passes it in (a class attribute of ``FluxClient``), so
+    an id is resolved once per process without a module global.
+    """
+
+    def __init__(self) -> None:
+        self._roots: dict[tuple[str, str], str] = {}
+
+    def get(self, hub: str, space_id: str) -> str | None:
+        """The root resolved earlier, or ``None``."""
+        return self._roots.get((hub, space_id))
+
+    def put(self, hub: str, space_id: str, root: str) -> None:
+        """Remember where ``space_id`` runs."""
+        self._roots[(hub, space_id)] = root
+
+    def clear(self) -> None:
+        """Forget everything (a Space may move when it is renamed)."""
+        self._roots.clear()
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
-from typing import Final
+from collections.abc import AsyncGenerator
+from typing import Final, Protocol
 
 from ._errors import (
     NotAGradioAppError,
@@ -40,7 +40,7 @@ from ._errors import (
 from ._events import ProgressEvent
 from ._hub import HubClient, SpaceRuntime
 
-__all__ = ["POLL_INTERVAL", "SpaceStates", "not_a_gradio_app", "stage_outcome"]
+__all__ = ["POLL_INTERVAL", "SpaceStates", "StatesHook", "not_a_gradio_app", "stage_outcome"]
 
 log = logging.getLogger(__package__)
 
@@ -94,6 +94,18 @@ def stage_outcome(space_id: str, runtime: SpaceRuntime) -> SpaceUnavailableError
     return None
 
 
+class StatesHook(Protocol):
+    """What :class:`~._gradio.SpaceClient` asks before retrying a failure."""
+
+    def handles(self, error: BaseException) -> bool:
+        """Whether ``error`` is for :meth:`recover`."""
+        ...
+
+    def recover(self, error: BaseException, deadline: float | None) -> AsyncGenerator[ProgressEvent, None]:
+        """Progress while waiting; raise for a Space that will not come back."""
+        ...
+
+
 class SpaceStates:
     """The Hub's view of one Space, for the retry loop of its client.
 
@@ -111,7 +123,9 @@ class SpaceStates:
         """Whether the Hub should be asked about ``error``."""
         return not_a_gradio_app(error)
 
-    async def recover(self, error: BaseException, deadline: float | None) -> AsyncIterator[ProgressEvent]:
+    async def recover(
+        self, error: BaseException, deadline: float | None
+    ) -> AsyncGenerator[ProgressEvent, None]:
         """Ask the Hub about the Space that failed with ``error``, and act.
 
         Raises :class:`SpaceUnavailableError` for a Space that will not come

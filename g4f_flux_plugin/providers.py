@@ -40,7 +40,7 @@ from ._params import (
     plan_seeds,
 )
 from ._retry import RetryPolicy
-from ._spaces import SpaceSpec, space_refs
+from ._spaces import SpaceRef, SpaceSpec, space_refs
 from ._token import saved_token
 from ._transports import Transport
 
@@ -172,6 +172,18 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         return space_root(api_base, default=cls.url)
 
     @classmethod
+    def spaces(cls, space: SpaceSpec | None = None, api_base: str | None = None) -> tuple[SpaceRef, ...]:
+        """The Spaces tried, in order: ``space``, else :meth:`space_root`'s
+        URL (a subclass may pin one there), else ids or a list from
+        ``api_base`` or ``$G4F_FLUX_SCHNELL_URL``, else :attr:`url`."""
+        if space is None:
+            try:
+                return space_refs(cls.space_root(api_base))
+            except ValueError:  # an id or a list, not one URL: read below
+                pass
+        return space_refs(space, api_base, default=cls.url)
+
+    @classmethod
     def check_model(cls, model: str | None) -> str:
         """The model to use, or ``ModelNotFoundError`` for one this Space does not serve."""
         if not model or model == "auto":
@@ -198,7 +210,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         ``tier`` (``"anonymous"``, ``"free"``, ``"pro"`` or ``None``) and
         ``message`` (the Space's words, else ``None``).
         """
-        first = space_refs(kwargs.get("space"), kwargs.get("api_base"), default=cls.url)[0]
+        first = cls.spaces(kwargs.get("space"), kwargs.get("api_base"))[0]
         root = first.root or first.label  # an id not resolved yet: nothing is known of it
         token = choose_token(root, api_key, saved_token()) if first.root else (api_key or saved_token())
         return cls.space_memory.quota_status(root, token)
@@ -260,7 +272,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
             randomize_seed=randomize_seed,
         )
         build(limits=SPACE_LIMITS)
-        spaces = space_refs(space, api_base, default=cls.url)
+        spaces = cls.spaces(space, api_base)
         budget = cls.default_timeout if timeout is None else timeout
         # The client checks the timeout, the protocol and the token (sent as
         # X-HF-Authorization, never over plain http to another machine: an

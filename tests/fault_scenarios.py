@@ -273,6 +273,22 @@ class EventWriter:
             }
         )
 
+    async def log(self, text: str, *, level: str = "info", title: str | None = None) -> None:
+        """A toast (``gr.Info``/``gr.Warning``): a queue ``log`` message; the
+        call protocol drops toasts."""
+        if self.proto == "queue":
+            await self._queue(
+                {
+                    "msg": "log",
+                    "event_id": self.event_id,
+                    "log": text,
+                    "level": level,
+                    "title": title,
+                    "duration": 10,
+                    "visible": True,
+                }
+            )
+
     async def close_stream(self) -> None:
         if self.proto == "queue":
             await self._queue({"msg": "close_stream", "event_id": None})
@@ -639,11 +655,15 @@ class Bytewise(Scenario):
 
 class ErrorEvent(Scenario):
     """``error_event``: the job fails with ``payload`` (default ``None``): the
-    call protocol's ``error`` event, the queue's ``process_completed`` false."""
+    call protocol's ``error`` event, the queue's ``process_completed`` false.
+    With ``times``, only the first ``times`` jobs fail; the next ones succeed."""
 
     name = "error_event"
 
     async def script(self, writer):
+        if not self.failing("submit"):
+            await super().script(writer)
+            return
         await writer.progress(0, 2)
         await writer.error(self.options.get("payload"))
 
@@ -655,6 +675,23 @@ class Quota(ErrorEvent):
 
     def __init__(self, server, **options):
         super().__init__(server, payload=QUOTA_ERROR, **options)
+
+
+class Toast(Scenario):
+    """``toast``: the ``toasts`` given (``[(level, title, text), ...]``), then
+    the image; ``image`` replaces the file's bytes (a real WebP for a caller
+    that decodes it)."""
+
+    name = "toast"
+
+    async def script(self, writer):
+        await writer.progress(0, 1)
+        for level, title, text in self.options.get("toasts", []):
+            await writer.log(text, level=level, title=title)
+        await writer.complete(self.output())
+
+    async def file(self, request):
+        return web.Response(body=self.options.get("image", IMAGE_BYTES), content_type="image/webp")
 
 
 class Complete(Scenario):
@@ -766,6 +803,7 @@ SCENARIOS: dict[str, type[Scenario]] = {
         Bytewise,
         ErrorEvent,
         Quota,
+        Toast,
         Complete,
         MalformedJson,
         HugeLine,

@@ -820,3 +820,33 @@ def test_aspect_ratio_sizes_as_the_provider_does_and_space_lists_fail_over(repli
     )
     assert run.code == 0, run
     assert [(job["width"], job["height"]) for job in jobs_for(replica, prompt)] == [(256, 256)]
+
+
+# -- ZeroGPU's token warning ----------------------------------------------------
+FALLBACK = "Falling back to IP-based quotas (Invalid credentials in Authorization header)"
+SAYS = (
+    "g4f-flux: warning: the Space did not accept your Hugging Face token (Invalid credentials in "
+    "Authorization header), so this generation uses the anonymous quota"
+)
+
+
+@pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "not-quiet"])
+def test_the_token_warning_reaches_stderr_even_under_quiet(tmp_path, quiet):
+    """The fault server plays a Space whose ZeroGPU falls back to IP-based
+    quotas: the command says so once, in plain words, ``-q`` or not."""
+    from fault_server import FaultServer
+
+    webp = io.BytesIO()
+    Image.new("RGB", (16, 16), (10, 20, 30)).save(webp, "WEBP")
+    toasts = [
+        ("warning", "ZeroGPU client warning", FALLBACK),
+        ("info", "ZeroGPU queue", "Successfully acquired a GPU"),
+    ]
+    with FaultServer() as server:
+        server.use("toast", toasts=toasts, image=webp.getvalue())
+        args = ["a fox", *SMALL, "--seed", "3", "--api-base", server.root, "--token", "hf_rejected_token_x"]
+        run = g4f_flux(*args, *(["-q"] if quiet else []), "-o", "fox.webp", cwd=tmp_path)
+    assert run.code == 0, run
+    assert run.stdout == "fox.webp (seed 7)\n"
+    assert run.stderr.splitlines() == [SAYS]
+    assert "hf_rejected_token_x" not in run.stderr

@@ -296,3 +296,57 @@ def test_the_front_s_error_text_is_a_space_unavailable_error():
     assert "in error" in str(error) and "another Space" in str(error)
     # Any other 503 stays a status error (retried), a full queue a rate limit.
     assert type(error_from_status(503, b"Service Unavailable", None, "x")) is SpaceStatusError
+
+
+# -- a busy Space, seen through g4f's own chains ------------------------------------
+async def test_a_busy_space_makes_g4fs_chain_move_on(monkeypatch):
+    """After its retries, the provider raises the busy twin; g4f's
+    IterListProvider records the failure and asks the next provider."""
+    from g4f.providers.base_provider import AsyncGeneratorProvider
+    from g4f.providers.response import ImageResponse
+    from g4f.providers.retry_provider import IterListProvider, ProviderCircuitBreaker
+    from test_client_mock import FAST, ROOT
+    from test_zerogpu_client import NO_GPU, failed, joins, space
+
+    from g4f_flux_plugin import MockTransport
+    from g4f_flux_plugin._config import ConfigCache
+    from g4f_flux_plugin._g4f_errors import SpaceBusyError as G4FSpaceBusyError
+    from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
+
+    class Next(AsyncGeneratorProvider):
+        working = True
+
+        @classmethod
+        async def create_async_generator(cls, model, messages, **kwargs):
+            yield ImageResponse(["https://next.example/image.png"], "a fox")
+
+    class Busy(BlackForestLabs_Flux1Schnell):
+        retry_policy = FAST
+        config_cache = ConfigCache()
+
+    monkeypatch.setattr(ProviderCircuitBreaker, "_failures", {})
+    monkeypatch.setattr(ProviderCircuitBreaker, "_cooldowns", {})
+    transport = MockTransport(space(*[failed(*NO_GPU) for _ in range(FAST.attempts)]))
+    chain = IterListProvider([Busy, Next], shuffle=False)
+    items = [
+        item
+        async for item in chain.create_async_generator(
+            "flux", [], prompt="a fox", api_base=ROOT, transport=transport, protocol="queue"
+        )
+    ]
+    images = [item for item in items if isinstance(item, ImageResponse)]
+    assert [image.urls for image in images] == [["https://next.example/image.png"]]
+    assert joins(transport) == FAST.attempts  # retried, then the chain moved on
+    assert ProviderCircuitBreaker._failures == {"Busy": 1}
+    # What the chain caught was the g4f twin, still the client's class.
+    chain = IterListProvider([Busy], shuffle=False)
+    transport = MockTransport(space(*[failed(*NO_GPU) for _ in range(FAST.attempts)]))
+    with pytest.raises(G4FSpaceBusyError) as caught:
+        async for _ in chain.create_async_generator(
+            "flux", [], prompt="a fox", api_base=ROOT, transport=transport, protocol="queue"
+        ):
+            pass
+    assert isinstance(caught.value, SpaceBusyError)
+    assert isinstance(caught.value, g4f.errors.ResponseError)
+    assert not isinstance(caught.value, g4f.errors.RateLimitError)
+    assert caught.value.reason == "no_gpu"

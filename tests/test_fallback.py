@@ -167,7 +167,8 @@ async def test_retry_provider_moves_past_ours(ours_at, quota, replica):
     prompt = unique()
     url, provider = await generate(chain, prompt)
     assert provider == "OtherFlux" and url.startswith(replica.url)
-    assert [job["state"] for job in jobs_for(quota, prompt)] == ["failed"]
+    # The quota the first call met is remembered (SpaceMemory): no job this time.
+    assert jobs_for(quota, prompt) == []
 
 
 async def test_retry_provider_retries_ours_alone_then_raises_our_error(ours_at, quota):
@@ -175,8 +176,11 @@ async def test_retry_provider_retries_ours_alone_then_raises_our_error(ours_at, 
     prompt = unique()
     with pytest.raises(QuotaExceededError) as caught:
         await run_chain(chain, prompt)
-    assert caught.value.retry_after == 312.0  # "Try again in 0:05:12."
-    assert [job["state"] for job in jobs_for(quota, prompt)] == ["failed", "failed"]
+    # The retry is answered from the remembered quota ("Try again in
+    # 0:05:12."), counting down, without a second job on the Space.
+    assert caught.value.remembered
+    assert 0 < caught.value.retry_after <= 312.0
+    assert [job["state"] for job in jobs_for(quota, prompt)] == ["failed"]
 
 
 # --- kinds of failure that must make a chain move on -----------------------
@@ -236,7 +240,8 @@ async def test_circuit_breaker_counts_our_failures_and_puts_ours_last(ours_at, q
         prompt = unique()
         tried, images = await run_chain(chain, prompt)
         assert tried == [OURS_NAME, "OtherFlux"]
-        assert len(jobs_for(quota, prompt)) == 1
+        # Only the first meets the Space; the others raise the remembered quota.
+        assert len(jobs_for(quota, prompt)) == (1 if attempt == 0 else 0)
     # Three quota errors in a row: ours cools down, and g4f tries it last.
     assert not ProviderCircuitBreaker.is_available(OURS_NAME)
     assert [p.__name__ for p in chain.get_providers()] == ["OtherFlux", OURS_NAME]
@@ -266,11 +271,12 @@ async def test_circuit_breaker_lets_ours_back_after_the_cooldown_and_a_success_c
 
 async def test_the_client_api_does_not_feed_the_circuit_breaker(ours_at, quota, replica):
     # g4f 8.8.6's images.generate walks the chain itself and records nothing:
-    # through it, a Space out of quota is asked again on every call.
+    # through it, a Space out of quota would be asked again on every call;
+    # the plugin remembers the quota, so only the first call asks.
     chain = IterListProvider([ours_at(quota.url), pinned("OtherFlux", replica.url)], shuffle=False)
     prompts = [unique() for _ in range(4)]
     for prompt in prompts:
-        url, provider = await generate(chain, prompt)
+        _url, provider = await generate(chain, prompt)
         assert provider == "OtherFlux"
     assert ProviderCircuitBreaker.is_available(OURS_NAME)
-    assert [len(jobs_for(quota, prompt)) for prompt in prompts] == [1, 1, 1, 1]
+    assert [len(jobs_for(quota, prompt)) for prompt in prompts] == [1, 0, 0, 0]

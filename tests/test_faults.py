@@ -38,6 +38,7 @@ from g4f_flux_plugin._errors import (
     NotAGradioAppError,
     QuotaExceededError,
     SpaceAuthError,
+    SpaceBusyError,
     SpaceConnectError,
     SpaceConnectionError,
     SpaceError,
@@ -597,3 +598,46 @@ async def test_no_wait_is_made_that_would_pass_the_deadline(monkeypatch, space):
     outcome = await run(space, ("aiohttp", "call"), timeout=5.0)
     expect_error(outcome, StreamCutError)
     assert space.count("submit") == 1
+
+
+# -- ZeroGPU: busy answers retried, a quota remembered ----------------------------
+BUSY_ERRORS = {
+    "queue-timeout": {
+        "error": "No GPU was available after 60s [Create a free account](https://huggingface.co/join) "
+        "to get a higher priority in ZeroGPU queues.",
+        "title": "ZeroGPU queue timeout",
+    },
+    "no-gpu": {"error": "No GPU was available", "title": "ZeroGPU client error"},
+    "expired-token": {"error": "Expired ZeroGPU proxy token", "title": "ZeroGPU client error"},
+}
+
+
+@pytest.mark.parametrize("busy", list(BUSY_ERRORS))
+async def test_zerogpu_busy_once_then_an_image(space, combo, busy):
+    space.use("error_event", payload={**BUSY_ERRORS[busy], "duration": 10, "visible": True}, times=1)
+    outcome = await run(space, combo)
+    expect_image(outcome, space)
+    assert space.count("submit") == 2
+    [retry] = outcome.events("retry")
+    assert "No GPU was available" in retry.message or "Expired ZeroGPU proxy token" in retry.message
+
+
+async def test_zerogpu_busy_every_time_is_raised_as_busy(space, combo):
+    space.use("error_event", payload={**BUSY_ERRORS["no-gpu"], "duration": 10, "visible": True})
+    outcome = await run(space, combo)
+    error = expect_error(outcome, SpaceBusyError)
+    assert isinstance(error, g4f.errors.ResponseError)
+    assert error.reason == "no_gpu"
+    assert space.count("submit") == FAST_RETRY_ATTEMPTS
+
+
+async def test_a_remembered_quota_costs_no_request(space, combo):
+    space.use("quota")
+    first = expect_error(await run(space, combo), QuotaExceededError)
+    assert not first.remembered
+    seen = space.count()
+    again = expect_error(await run(space, combo), QuotaExceededError)
+    assert space.count() == seen  # not even /config
+    assert again.remembered and "remembered" in str(again)
+    assert 0 < again.retry_after <= first.retry_after
+    assert again.message == first.message

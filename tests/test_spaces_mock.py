@@ -429,3 +429,40 @@ async def test_stopping_early_cancels_the_job_on_the_space_it_is_on():
                 break
     assert hits(transport, second.root)[-1] == "/gradio_api/cancel"
     assert "/gradio_api/cancel" not in hits(transport, first.root)
+
+
+# -- the provider -------------------------------------------------------------------------
+async def test_the_provider_reports_the_space_as_reasoning_and_in_options(monkeypatch):
+    pytest.importorskip("g4f")
+    from g4f.providers.response import Reasoning
+
+    from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell
+
+    class Listed(BlackForestLabs_Flux1Schnell):
+        retry_policy = FAST
+        config_cache = ConfigCache()
+        space_memory = SpaceMemory()
+
+    monkeypatch.setattr(FluxClient, "space_hosts", SpaceHosts())
+    paused = Space("https://paused.hf.example", front=[MockResponse(503)])
+    good = Space("https://good.hf.example")
+    hub = Hub({"o/p": paused.root, "o/good": good.root}, {"o/p": ["PAUSED"]})
+    transport = MockTransport(world(hub, paused, good))
+    items = [
+        item
+        async for item in Listed.create_async_generator(
+            "flux", [], prompt="a fox", seed=7, space=["o/p", "o/good"], transport=transport, protocol="call"
+        )
+    ]
+    statuses = [item.status for item in items if isinstance(item, Reasoning)]
+    assert "Trying Space 1 of 2: o/p" in statuses and "Trying Space 2 of 2: o/good" in statuses
+    image = items[-1]
+    assert image.options["space"] == "o/good" and image.options["spaces"] == ["o/good"]
+    # Alone, the paused Space is g4f's ProviderNotWorkingError, so chains move on.
+    import g4f.errors
+
+    with pytest.raises(g4f.errors.ProviderNotWorkingError, match="paused by its owner"):
+        async for _ in Listed.create_async_generator(
+            "flux", [], prompt="a fox", space="o/p", transport=transport
+        ):
+            pass

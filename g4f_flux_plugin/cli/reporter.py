@@ -4,6 +4,7 @@ progress, notes and errors on stderr, and ``--quiet``.
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from .._events import ProgressEvent
     from .planning import Job
 
-__all__ = ["Reporter", "describe"]
+__all__ = ["Reporter", "ReporterHandler", "describe"]
 
 
 class Reporter:
@@ -86,11 +87,37 @@ class Reporter:
             self._warned.add(key)
             self.warn(text)
 
+    def alert(self, text: str) -> None:
+        """A warning the user must see even with ``--quiet`` (once per text in a
+        run): something they chose did not take effect, such as their token."""
+        if text not in self._warned:
+            self._warned.add(text)
+            self.clear()
+            sys.stderr.write(f"{PROG}: warning: {text}\n")
+            sys.stderr.flush()
+
     def error(self, text: str) -> None:
         """The one line that explains a failure."""
         self.clear()
         sys.stderr.write(f"{PROG}: error: {text}\n")
         sys.stderr.flush()
+
+
+class ReporterHandler(logging.Handler):
+    """Sends the client's WARNING records to :meth:`Reporter.alert`: the
+    client warns on its logger (the Space did not accept the token, say), and
+    the command line shows it on stderr, ``--quiet`` or not, in its own format
+    (and Python's last-resort handler does not print it a second time)."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        super().__init__(logging.WARNING)
+        self.reporter = reporter
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.reporter.alert(record.getMessage())
+        except Exception:  # a broken stderr must not break the generation
+            self.handleError(record)
 
 
 def _isatty(stream) -> bool:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .arguments import PROG, UsageError, build_parser
 from .planning import Job, plan_jobs
-from .reporter import Reporter, describe
+from .reporter import Reporter, ReporterHandler, describe
 from .writing import finish_image
 
 if TYPE_CHECKING:
@@ -356,7 +356,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
     import asyncio
+    import logging
 
+    # The client's warnings (a token the Space did not accept) reach stderr
+    # even under --quiet: see ReporterHandler.
+    client_log = logging.getLogger("g4f_flux_plugin")
+    handler = ReporterHandler(reporter)
+    client_log.addHandler(handler)
     try:
         return asyncio.run(run(jobs, settings, reporter))
     except KeyboardInterrupt:
@@ -369,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         # The reader of our output went away (| head): nothing left to tell.
         _silence_stdout()
         return EXIT_ERROR
+    finally:
+        client_log.removeHandler(handler)
 
 
 def _have_pillow() -> bool:
