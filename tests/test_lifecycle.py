@@ -187,6 +187,7 @@ async def test_a_paused_or_failed_space_is_unavailable_at_once(
     # No retries: at most one try of the front, one look at the stage, nothing ran.
     assert len(scenario.front(space.id).proxy.requests) <= 1
     assert scenario.hub.runtime_reads(space.id) <= 1
+    assert len(scenario.hub.requests) <= 2  # where it runs, and its stage
     assert await server_jobs(replica, prompt) == []
 
 
