@@ -63,7 +63,8 @@ class FluxClient:
     ``space`` names the Space: an id (``"owner/name"``, resolved to its host
     through the Hub once per process), a root URL, or a list of them (a
     sequence, or one comma-separated string), tried in order for each
-    generation (see :mod:`._failover`). ``api_base`` is its alias. Else
+    generation (see :mod:`._failover`). ``api_base`` is its alias
+    (``space`` wins when both are given). Else
     ``$G4F_FLUX_SCHNELL_URL`` (the same forms), else the public Space, which
     costs no Hub request. ``token`` is a Hugging Face token: when ``None``,
     the one huggingface_hub would use (``$HF_TOKEN``, else the file

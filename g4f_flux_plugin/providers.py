@@ -203,8 +203,9 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         ``/backend-api/v2/quota/<provider>``): what is known of the caller's
         ZeroGPU quota on the Space, without a request.
 
-        ``api_key`` (else ``$HF_TOKEN``) and ``api_base`` (in ``kwargs``) pick
-        the caller and the Space as a generation would. The answer:
+        ``api_key`` (else ``$HF_TOKEN``, else the saved token) and ``space``
+        or ``api_base`` (in ``kwargs``; of a list, the first Space) pick the
+        caller and the Space as a generation would. The answer:
         ``space`` (the root), ``available`` (``False`` while a quota the
         Space named runs), ``retry_after`` (its seconds left, else ``None``),
         ``tier`` (``"anonymous"``, ``"free"``, ``"pro"`` or ``None``) and
