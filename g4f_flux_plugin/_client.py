@@ -168,13 +168,14 @@ class FluxClient:
         when it does not answer as a Gradio app."""
         transport = await self._transport()
         root = ref.root
-        if ref.id is not None and root is None:
-            hub = self._hub(transport)
-            root = self.space_hosts.get(hub.endpoint, ref.id)
+        if root is None and ref.id is not None:
+            endpoint = hub_endpoint()
+            root = self.space_hosts.get(endpoint, ref.id)
             if root is None:
-                root = await hub.space_root(ref.id)
-                self.space_hosts.put(hub.endpoint, ref.id, root)
-        assert root is not None  # given by URL, or resolved
+                root = await self._hub(transport).space_root(ref.id)
+                self.space_hosts.put(endpoint, ref.id, root)
+        if root is None:  # pragma: no cover - a SpaceRef has an id or a root
+            raise ValueError(f"no address for {ref!r}")
         http = HttpClient(transport, root, self._token_for(root, resolved=ref.root is None))
         return SpaceClient(
             http,
