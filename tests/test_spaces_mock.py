@@ -466,3 +466,18 @@ async def test_the_provider_reports_the_space_as_reasoning_and_in_options(monkey
             "flux", [], prompt="a fox", space="o/p", transport=transport
         ):
             pass
+
+
+def test_an_unavailable_space_is_remembered_for_a_minute():
+    now = [100.0]
+    memory = SpaceMemory(clock=lambda: now[0])
+    error = SpaceUnavailableError("paused by its owner", "PAUSED")
+    memory.remember_unavailable("o/p", error)
+    assert memory.known_unavailable("o/p") is error and memory.known_unavailable("o/other") is None
+    now[0] += 59.0
+    assert memory.known_unavailable("o/p") is error
+    now[0] += 1.0
+    assert memory.known_unavailable("o/p") is None  # a minute later, asked again
+    memory.remember_unavailable("https://a.example/", error)
+    memory.clear()
+    assert memory.known_unavailable("https://a.example") is None
