@@ -158,7 +158,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
     #: Seconds for a whole generation: ZeroGPU queues take minutes when busy.
     default_timeout = DEFAULT_TIMEOUT
     #: Retries of each generation; tests and subclasses set their own.
-    retry_policy = RetryPolicy()
+    retry_policy = RetryPolicy(wake=True)
     #: The Space's discovered config, per root, kept across generations.
     config_cache = ConfigCache()
     #: What is remembered of Spaces: a ZeroGPU quota, per root and token, until
