@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from ._batch import run_jobs
 from ._config import PUBLIC_SPACE_URL, ConfigCache
 from ._download import download_image
-from ._errors import SpaceProtocolError, SpaceTimeoutError
+from ._errors import SpaceProtocolError, SpaceStatusError, SpaceTimeoutError
 from ._events import GeneratedImage, ProgressEvent
 from ._failover import SpaceList
 from ._gradio import PROTOCOLS, SpaceClient
@@ -33,7 +33,7 @@ from ._transports.pool import TransportPools
 
 if TYPE_CHECKING:
     from ._hub import HubClient
-    from ._states import SpaceStates
+    from ._states import StatesHook
 
 __all__ = ["DEFAULT_TIMEOUT", "FluxClient", "space_root"]
 
@@ -63,7 +63,8 @@ class FluxClient:
     ``space`` names the Space: an id (``"owner/name"``, resolved to its host
     through the Hub once per process), a root URL, or a list of them (a
     sequence, or one comma-separated string), tried in order for each
-    generation (see :mod:`._failover`). ``api_base`` is its alias. Else
+    generation (see :mod:`._failover`). ``api_base`` is its alias
+    (``space`` wins when both are given). Else
     ``$G4F_FLUX_SCHNELL_URL`` (the same forms), else the public Space, which
     costs no Hub request. ``token`` is a Hugging Face token: when ``None``,
     the one huggingface_hub would use (``$HF_TOKEN``, else the file
@@ -89,7 +90,7 @@ class FluxClient:
 
     #: Retries of each generation. A class attribute: set it on a subclass,
     #: or on the class in a test.
-    retry_policy: RetryPolicy = RetryPolicy()
+    retry_policy: RetryPolicy = RetryPolicy(wake=True)
     #: Configs discovered per Space root, shared by every client of the class.
     config_cache: ConfigCache = ConfigCache()
     #: What is remembered of Spaces (quotas per root and token), shared likewise.
@@ -167,13 +168,14 @@ class FluxClient:
         when it does not answer as a Gradio app."""
         transport = await self._transport()
         root = ref.root
-        if ref.id is not None and root is None:
-            hub = self._hub(transport)
-            root = self.space_hosts.get(hub.endpoint, ref.id)
+        if root is None and ref.id is not None:
+            endpoint = hub_endpoint()
+            root = self.space_hosts.get(endpoint, ref.id)
             if root is None:
-                root = await hub.space_root(ref.id)
-                self.space_hosts.put(hub.endpoint, ref.id, root)
-        assert root is not None  # given by URL, or resolved
+                root = await self._hub(transport).space_root(ref.id)
+                self.space_hosts.put(endpoint, ref.id, root)
+        if root is None:  # pragma: no cover - a SpaceRef has an id or a root
+            raise ValueError(f"no address for {ref!r}")
         http = HttpClient(transport, root, self._token_for(root, resolved=ref.root is None))
         return SpaceClient(
             http,
@@ -182,8 +184,18 @@ class FluxClient:
             deadline=deadline,
             config_cache=self.config_cache,
             space_memory=self.space_memory,
-            states=None if ref.id is None else _DeferredStates(self, transport, ref.id),
+            states=self._states_for(ref, transport),
         )
+
+    def _states_for(self, ref: SpaceRef, transport: Transport) -> _DeferredStates | None:
+        if ref.id is not None:  # the Hub says what the Space is doing
+            return _DeferredStates(self, transport, ref.id)
+        if self.retry_policy.wake and len(self.spaces) == 1:
+            # By URL alone, its front is all there is: a gateway error may be
+            # a Space waking up, retried until the deadline. (In a list, the
+            # next Space is tried instead.)
+            return _DeferredStates(self, transport, None)
+        return None
 
     def _hub(self, transport: Transport) -> HubClient:
         from ._hub import HubClient  # only for a Space named by id that needs it
@@ -319,31 +331,39 @@ class FluxClient:
 
 
 class _DeferredStates:
-    """The Hub's view of a Space named by id, made when it fails: a Space
-    that answers (the public one, mostly) costs no import of the Hub client."""
+    """What a Space's failures mean, made when it fails: a Space that answers
+    (the public one, mostly) costs no import of the Hub client. With an id,
+    the Hub's view of it (:class:`SpaceStates`); without, its front alone
+    (:class:`FrontStates`)."""
 
-    def __init__(self, flux: FluxClient, transport: Transport, space_id: str) -> None:
+    def __init__(self, flux: FluxClient, transport: Transport, space_id: str | None) -> None:
         self._flux = flux
         self._transport = transport
         self._space_id = space_id
-        self._states: SpaceStates | None = None
+        self._states: StatesHook | None = None
+
+    def _made(self) -> StatesHook:
+        if self._states is None:
+            from ._states import POLL_INTERVAL, FrontStates, SpaceStates
+
+            if self._space_id is None:
+                self._states = FrontStates(self._flux.retry_policy)
+            else:
+                poll = self._flux.poll_interval
+                self._states = SpaceStates(
+                    self._flux._hub(self._transport),
+                    self._space_id,
+                    poll_interval=POLL_INTERVAL if poll is None else poll,
+                )
+        return self._states
 
     def handles(self, error: BaseException) -> bool:
-        from ._states import not_a_gradio_app
-
-        return not_a_gradio_app(error)
+        if self._space_id is None and not isinstance(error, SpaceStatusError):
+            return False  # the common case of a Space by URL, decided without an import
+        return self._made().handles(error)
 
     def recover(self, error: BaseException, deadline: float | None) -> AsyncGenerator[ProgressEvent, None]:
-        if self._states is None:
-            from ._states import POLL_INTERVAL, SpaceStates
-
-            poll = self._flux.poll_interval
-            self._states = SpaceStates(
-                self._flux._hub(self._transport),
-                self._space_id,
-                poll_interval=POLL_INTERVAL if poll is None else poll,
-            )
-        return self._states.recover(error, deadline)
+        return self._made().recover(error, deadline)
 
 
 def _budget(timeout: Any) -> float:

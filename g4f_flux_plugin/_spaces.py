@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ._config import PUBLIC_SPACE_URL
@@ -42,9 +41,11 @@ _KNOWN_IDS = {root: space_id for space_id, root in KNOWN_ROOTS.items()}
 
 # The Hub's repo names: letters, digits, "-", "_", "."; at most 96 characters.
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9_])?"
-_ID = re.compile(rf"{_NAME}/{_NAME}")
+# Patterns, not compiled here: re compiles (and caches) them on first use, so
+# the default Space, a known URL, costs no compilation on the command line.
+_ID = rf"{_NAME}/{_NAME}"
 # A Space's page on the Hub, pasted as its address: https://huggingface.co/spaces/owner/name
-_HUB_PAGE = re.compile(rf"/spaces/({_NAME}/{_NAME})/?")
+_HUB_PAGE = rf"/spaces/({_NAME}/{_NAME})/?"
 
 
 HUB_ENV = "HF_ENDPOINT"
@@ -81,17 +82,37 @@ class SpaceHosts:
         self._roots.clear()
 
 
-@dataclass(frozen=True)
 class SpaceRef:
     """One Space: its ``id`` (``owner/name``) and/or its ``root`` URL.
 
     Given by id, ``root`` is ``None`` until the Hub says where it runs
     (known at once for the public Space). Given by URL, ``id`` is ``None``
     (the Hub cannot be asked about its state), except for the public Space.
+    Immutable and hashable. (A plain class, not a dataclass: this module is
+    on the command line's cold path, and a dataclass costs its creation.)
     """
 
+    __slots__ = ("id", "root")
     id: str | None
     root: str | None
+
+    def __init__(self, id: str | None, root: str | None) -> None:
+        object.__setattr__(self, "id", id)
+        object.__setattr__(self, "root", root)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"SpaceRef is immutable: cannot set {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SpaceRef):
+            return NotImplemented
+        return (self.id, self.root) == (other.id, other.root)
+
+    def __hash__(self) -> int:
+        return hash((SpaceRef, self.id, self.root))
+
+    def __repr__(self) -> str:
+        return f"SpaceRef(id={self.id!r}, root={self.root!r})"
 
     @property
     def label(self) -> str:
@@ -113,8 +134,8 @@ def parse_space(text: str, source: str = "space") -> SpaceRef:
     value = text.strip().rstrip("/")
     if value.startswith("spaces/"):  # huggingface_hub's "spaces/owner/name"
         value = value[len("spaces/") :]
-    if _ID.fullmatch(value):
-        return SpaceRef(value, KNOWN_ROOTS.get(value))
+    if value in _KNOWN_IDS:  # the public Space's URL: no parsing needed
+        return SpaceRef(_KNOWN_IDS[value], value)
     if "://" in value:
         try:
             origin_of(value)
@@ -122,10 +143,13 @@ def parse_space(text: str, source: str = "space") -> SpaceRef:
             pass
         else:
             parts = urlsplit(value)
-            page = _HUB_PAGE.fullmatch(parts.path)
-            if page and (parts.hostname or "").lower() in ("huggingface.co", "hf.co"):
-                return parse_space(page.group(1), source)
-            return SpaceRef(_KNOWN_IDS.get(value), value)
+            if (parts.hostname or "").lower() in ("huggingface.co", "hf.co"):
+                page = re.fullmatch(_HUB_PAGE, parts.path)
+                if page:
+                    return parse_space(page.group(1), source)
+            return SpaceRef(None, value)
+    elif re.fullmatch(_ID, value):
+        return SpaceRef(value, KNOWN_ROOTS.get(value))
     raise ValueError(
         f"{source} must name a Space: an id like {PUBLIC_SPACE_ID!r} or an http(s) root URL "
         f"like {PUBLIC_SPACE_URL!r}, not {text!r}"

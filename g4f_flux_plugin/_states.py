@@ -18,8 +18,9 @@ missing, or private to the token        :class:`SpaceUnavailableError` at once
 =====================================  =========================================
 
 Waiting never passes the generation's deadline. A Space given by URL alone
-has no Hub to ask: the client's usual retries apply (and the error text is a
-:class:`SpaceUnavailableError` of its own, see :mod:`._errors`).
+has no Hub to ask: the error text is a :class:`SpaceUnavailableError` of its
+own (see :mod:`._errors`), and :class:`FrontStates` retries its front's
+502/503/504 with backoff until the deadline (it may be waking up).
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ from ._errors import (
 )
 from ._events import ProgressEvent
 from ._hub import HubClient, SpaceRuntime
+from ._retry import RetryPolicy
 
-__all__ = ["POLL_INTERVAL", "SpaceStates", "StatesHook", "not_a_gradio_app", "stage_outcome"]
+__all__ = ["POLL_INTERVAL", "FrontStates", "SpaceStates", "StatesHook", "not_a_gradio_app", "stage_outcome"]
 
 log = logging.getLogger(__package__)
 
@@ -158,3 +160,35 @@ class SpaceStates:
         yield ProgressEvent("space", eta=wait, message=news)
         await asyncio.sleep(wait)
         self._waited += wait
+
+
+class FrontStates:
+    """A Space given by URL alone, whose front is all there is to read: a
+    502, 503 or 504 (not Gradio's "queue is full") may be a Space waking up,
+    so it is retried with ``policy``'s backoff, beyond its ``attempts``,
+    until the deadline."""
+
+    def __init__(self, policy: RetryPolicy) -> None:
+        self.policy = policy
+        self._retries = 0
+
+    def handles(self, error: BaseException) -> bool:
+        """Whether ``error`` is a gateway's answer."""
+        return (
+            isinstance(error, SpaceStatusError)
+            and not isinstance(error, SpaceRateLimitError)
+            and error.status in _GATEWAY
+        )
+
+    async def recover(
+        self, error: BaseException, deadline: float | None
+    ) -> AsyncGenerator[ProgressEvent, None]:
+        """Wait the next backoff (a ``"retry"`` event first), unless it would
+        pass the deadline: then nothing, and the usual retries decide."""
+        delay = self.policy.delay(self._retries, error)
+        if deadline is not None and asyncio.get_running_loop().time() + delay >= deadline:
+            return
+        self._retries += 1
+        log.info("the Space's front answered %s; retrying in %.1f s", error, delay)
+        yield ProgressEvent("retry", eta=delay, message=str(error))
+        await asyncio.sleep(delay)

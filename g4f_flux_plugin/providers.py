@@ -158,7 +158,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
     #: Seconds for a whole generation: ZeroGPU queues take minutes when busy.
     default_timeout = DEFAULT_TIMEOUT
     #: Retries of each generation; tests and subclasses set their own.
-    retry_policy = RetryPolicy()
+    retry_policy = RetryPolicy(wake=True)
     #: The Space's discovered config, per root, kept across generations.
     config_cache = ConfigCache()
     #: What is remembered of Spaces: a ZeroGPU quota, per root and token, until
@@ -203,8 +203,9 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         ``/backend-api/v2/quota/<provider>``): what is known of the caller's
         ZeroGPU quota on the Space, without a request.
 
-        ``api_key`` (else ``$HF_TOKEN``) and ``api_base`` (in ``kwargs``) pick
-        the caller and the Space as a generation would. The answer:
+        ``api_key`` (else ``$HF_TOKEN``, else the saved token) and ``space``
+        or ``api_base`` (in ``kwargs``; of a list, the first Space) pick the
+        caller and the Space as a generation would. The answer:
         ``space`` (the root), ``available`` (``False`` while a quota the
         Space named runs), ``retry_after`` (its seconds left, else ``None``),
         ``tier`` (``"anonymous"``, ``"free"``, ``"pro"`` or ``None``) and

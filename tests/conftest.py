@@ -371,4 +371,8 @@ def fresh_space_memory(monkeypatch: pytest.MonkeyPatch) -> Any:
     providers = sys.modules.get("g4f_flux_plugin.providers")
     if providers is not None:
         monkeypatch.setattr(providers.BlackForestLabs_Flux1Schnell, "space_memory", memory)
+    # Nor an id one test resolved through its Hub (FluxClient.space_hosts).
+    from g4f_flux_plugin._spaces import SpaceHosts
+
+    monkeypatch.setattr(FluxClient, "space_hosts", SpaceHosts())
     return memory

@@ -466,3 +466,48 @@ async def test_the_provider_reports_the_space_as_reasoning_and_in_options(monkey
             "flux", [], prompt="a fox", space="o/p", transport=transport
         ):
             pass
+
+
+def test_an_unavailable_space_is_remembered_for_a_minute():
+    now = [100.0]
+    memory = SpaceMemory(clock=lambda: now[0])
+    error = SpaceUnavailableError("paused by its owner", "PAUSED")
+    memory.remember_unavailable("o/p", error)
+    assert memory.known_unavailable("o/p") is error and memory.known_unavailable("o/other") is None
+    now[0] += 59.0
+    assert memory.known_unavailable("o/p") is error
+    now[0] += 1.0
+    assert memory.known_unavailable("o/p") is None  # a minute later, asked again
+    memory.remember_unavailable("https://a.example/", error)
+    memory.clear()
+    assert memory.known_unavailable("https://a.example") is None
+
+
+async def test_a_waking_space_given_by_url_alone_is_retried_until_the_deadline():
+    waking = RetryPolicy(attempts=2, base=0.001, cap=0.001, wake=True)
+    space = Space("https://by-url.example", front=[MockResponse(502)] * 6)
+    flux, transport = flux_for(world(None, space), space.root, retry_policy=waking)
+    image = await flux.image("a fox", seed=7)
+    assert image.space == space.root
+    assert hits(transport, space.root).count("/config") == 7  # past the policy's 2 attempts
+    # Without wake (a bare RetryPolicy), the attempts decide, as before.
+    space = Space("https://by-url.example", front=[MockResponse(502)] * 6)
+    flux, transport = flux_for(world(None, space), space.root, retry_policy=RetryPolicy(2, 0.001, 0.001))
+    with pytest.raises(SpaceStatusError):
+        await flux.image("a fox", seed=7)
+    assert hits(transport, space.root).count("/config") == 2
+    # Nor in a list: the next Space is tried instead of waiting.
+    first = Space("https://first.example", front=[MockResponse(502)] * 6)
+    second = Space("https://second.example")
+    flux, transport = flux_for(world(None, first, second), [first.root, second.root], retry_policy=waking)
+    assert (await flux.image("a fox", seed=7)).space == second.root
+    assert hits(transport, first.root).count("/config") == 2
+
+
+async def test_a_waking_space_by_url_still_ends_by_its_deadline():
+    waking = RetryPolicy(attempts=2, base=0.05, cap=0.05, wake=True)
+    space = Space("https://never.example", front=[MockResponse(503)] * 100_000)
+    flux, transport = flux_for(world(None, space), space.root, retry_policy=waking)
+    with pytest.raises((SpaceStatusError, SpaceTimeoutError)):
+        await flux.image("a fox", seed=7, timeout=0.5)
+    assert 2 < hits(transport, space.root).count("/config") < 100
