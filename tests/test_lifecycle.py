@@ -32,7 +32,6 @@ from g4f_flux_plugin._errors import (
     SpaceTimeoutError,
     SpaceUnavailableError,
 )
-from g4f_flux_plugin._hub import SpaceHosts
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -60,10 +59,9 @@ def hub_env(monkeypatch, tmp_path):
 
 @pytest.fixture(autouse=True)
 def fresh_client_state(monkeypatch):
-    """A quick look at the Hub, and no host remembered from another test (the
-    Space memory is fresh in every test already: conftest's fresh_space_memory)."""
+    """A quick look at the Hub (nothing is remembered from another test already:
+    conftest's fresh_space_memory)."""
     monkeypatch.setattr(FluxClient, "poll_interval", POLL)
-    monkeypatch.setattr(FluxClient, "space_hosts", SpaceHosts())
 
 
 @pytest.fixture
