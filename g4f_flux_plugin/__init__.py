@@ -82,6 +82,7 @@ _EXPORTS = {
             "SpaceConnectError",
             "SpaceConnectionError",
             "SpaceTimeoutError",
+            "SpaceUnavailableError",
         ),
         "._errors",
     ),

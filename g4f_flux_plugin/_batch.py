@@ -14,16 +14,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from typing import Any
+from typing import Any, Protocol
 
 from ._errors import SpaceProtocolError
 from ._events import GeneratedImage, ProgressEvent
-from ._gradio import SpaceClient
 
 __all__ = ["run_jobs"]
 
 
-async def run_jobs(client: SpaceClient, requests: Sequence[Any]) -> AsyncGenerator[tuple[int, Any], None]:
+class Generator(Protocol):
+    """What runs one generation: a :class:`~._gradio.SpaceClient`, or a
+    :class:`~._failover.SpaceList` of them."""
+
+    def generate(self, request: Any) -> AsyncGenerator[Any, None]:
+        """Progress, then the image, of one request."""
+        ...
+
+
+async def run_jobs(client: Generator, requests: Sequence[Any]) -> AsyncGenerator[tuple[int, Any], None]:
     """Run one generation per request concurrently; yield ``(index, item)``.
 
     A request is what :meth:`SpaceClient.generate` takes: a function of the

@@ -13,24 +13,30 @@ import os
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._batch import run_jobs
 from ._config import PUBLIC_SPACE_URL, ConfigCache
 from ._download import download_image
-from ._errors import SpaceProtocolError, SpaceTimeoutError
+from ._errors import SpaceProtocolError, SpaceStatusError, SpaceTimeoutError
 from ._events import GeneratedImage, ProgressEvent
+from ._failover import SpaceList
 from ._gradio import PROTOCOLS, SpaceClient
 from ._http import HttpClient, choose_token, origin_of
 from ._memory import SpaceMemory
 from ._params import SPACE_LIMITS, normalise
 from ._retry import RetryPolicy
+from ._spaces import URL_ENV, SpaceHosts, SpaceRef, SpaceSpec, hub_endpoint, space_refs
+from ._token import saved_token
 from ._transports import Timeouts, Transport, make_transport, transport_name
 from ._transports.pool import TransportPools
 
+if TYPE_CHECKING:
+    from ._hub import HubClient
+    from ._states import StatesHook
+
 __all__ = ["DEFAULT_TIMEOUT", "FluxClient", "space_root"]
 
-URL_ENV = "G4F_FLUX_SCHNELL_URL"
 TOKEN_ENV = "HF_TOKEN"
 #: Seconds for a whole generation: ZeroGPU queues take minutes when busy.
 DEFAULT_TIMEOUT = 300.0
@@ -47,39 +53,53 @@ def space_root(api_base: str | None = None, default: str = PUBLIC_SPACE_URL) -> 
 
 
 class FluxClient:
-    """A client of one FLUX.1-schnell Space (the public one by default)::
+    """A client of FLUX.1-schnell Spaces (the public one by default)::
 
         async with FluxClient() as flux:
             async for item in flux.generate("a lighthouse at dusk", seed=42):
                 if isinstance(item, GeneratedImage):
-                    print(item.url, item.seed)
+                    print(item.url, item.seed, item.space)
 
-    ``api_base`` is the Space's root (else ``$G4F_FLUX_SCHNELL_URL``, else the
-    public Space). ``token`` is a Hugging Face token: when ``None``,
-    ``$HF_TOKEN`` is used, except over plain ``http`` to a host that is not
-    loopback, where an explicit token is a ``ValueError`` and ``$HF_TOKEN`` is
-    left out. ``transport`` is ``"aiohttp"`` (default, or
-    ``$G4F_FLUX_TRANSPORT``), ``"curl_cffi"``, or a :class:`Transport`, which
-    stays the caller's to close. With ``None`` (what g4f passes), the
-    transport is shared by every client of the running event loop that names
-    none (kind from ``$G4F_FLUX_TRANSPORT``, else aiohttp; one per proxy), so
-    connections are reused between generations; it is closed when the loop
-    shuts down (see :mod:`._transports.pool`). A name (``"aiohttp"``) gives
-    this client a transport of its own, closed by :meth:`aclose`.
+    ``space`` names the Space: an id (``"owner/name"``, resolved to its host
+    through the Hub once per process), a root URL, or a list of them (a
+    sequence, or one comma-separated string), tried in order for each
+    generation (see :mod:`._failover`). ``api_base`` is its alias
+    (``space`` wins when both are given). Else
+    ``$G4F_FLUX_SCHNELL_URL`` (the same forms), else the public Space, which
+    costs no Hub request. ``token`` is a Hugging Face token: when ``None``,
+    the one huggingface_hub would use (``$HF_TOKEN``, else the file
+    ``hf auth login`` saved; see :mod:`._token`), except over plain ``http``
+    to a host that is not loopback, where an explicit token is a
+    ``ValueError`` and a saved one is left out. ``transport`` is
+    ``"aiohttp"`` (default, or ``$G4F_FLUX_TRANSPORT``), ``"curl_cffi"``, or
+    a :class:`Transport`, which stays the caller's to close. With ``None``
+    (what g4f passes), the transport is shared by every client of the running
+    event loop that names none (kind from ``$G4F_FLUX_TRANSPORT``, else
+    aiohttp; one per proxy), so connections are reused between generations;
+    it is closed when the loop shuts down (see :mod:`._transports.pool`). A
+    name (``"aiohttp"``) gives this client a transport of its own, closed by
+    :meth:`aclose`. The Hub is asked over the same transport.
     ``protocol`` is ``"auto"``, ``"queue"`` or ``"call"``; ``timeout`` the
-    default deadline of one generation, queue included. ``retry_policy`` and ``config_cache`` replace the class's for
+    default deadline of one generation, queue included (and a sleeping Space's
+    wake-up, which can take minutes). ``retry_policy`` and ``config_cache`` replace the class's for
     this client (the g4f provider passes its own); so does ``space_memory``,
     what is remembered of Spaces (a ZeroGPU quota, until its wait passes:
-    ``SpaceMemory(remember_quotas=False)`` turns that off).
+    ``SpaceMemory(remember_quotas=False)`` turns that off; an unavailable
+    Space, for a minute).
     """
 
     #: Retries of each generation. A class attribute: set it on a subclass,
     #: or on the class in a test.
-    retry_policy: RetryPolicy = RetryPolicy()
+    retry_policy: RetryPolicy = RetryPolicy(wake=True)
     #: Configs discovered per Space root, shared by every client of the class.
     config_cache: ConfigCache = ConfigCache()
     #: What is remembered of Spaces (quotas per root and token), shared likewise.
     space_memory: SpaceMemory = SpaceMemory()
+    #: Where each Space id runs, asked of the Hub once per process.
+    space_hosts: SpaceHosts = SpaceHosts()
+    #: Seconds between two looks at a Space that is waking up or starting
+    #: (``None``: :data:`._states.POLL_INTERVAL`, 5 s).
+    poll_interval: float | None = None
     #: The per-loop transports of clients that name none.
     shared_transports: TransportPools = TransportPools()
 
@@ -87,6 +107,7 @@ class FluxClient:
         self,
         api_base: str | None = None,
         *,
+        space: SpaceSpec | None = None,
         token: str | None = None,
         transport: str | Transport | None = None,
         proxy: str | None = None,
@@ -102,29 +123,88 @@ class FluxClient:
             self.config_cache = config_cache
         if space_memory is not None:
             self.space_memory = space_memory
-        self.root = space_root(api_base)
+        #: The Spaces to try, in order.
+        self.spaces = space_refs(space, api_base)
+        first = self.spaces[0]
+        #: The first Space's root URL (its id while the Hub has not been asked).
+        self.root = first.root or first.label
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
         self.protocol = protocol
         self.timeout = _budget(timeout)
-        self._token = choose_token(self.root, token, os.environ.get(TOKEN_ENV))
-        self.has_token = self._token is not None
+        self._explicit_token = token or None
+        self._saved_token = None if token else saved_token()
+        # An explicit token to a plain-http Space off loopback fails here.
+        sent = [self._token_for(ref.root) for ref in self.spaces if ref.root]
+        by_id = any(ref.root is None for ref in self.spaces)
+        self.has_token = any(sent) or (by_id and bool(token or self._saved_token))
         self._proxy = proxy
         self._owns_transport = False
-        self.transport: Transport | None = None  # the shared one is the running loop's: see _http()
+        self.transport: Transport | None = None  # the shared one is the running loop's: see _transport()
         if transport is not None:
             self.transport, self._owns_transport = make_transport(transport, proxy=proxy, timeouts=Timeouts())
         else:
             transport_name(None)  # an unknown $G4F_FLUX_TRANSPORT fails here, before any request
 
-    async def _http(self) -> HttpClient:
-        transport = self.transport
-        if transport is None:
-            transport = await self.shared_transports.get(None, proxy=self._proxy)
-        return HttpClient(transport, self.root, self._token)
+    def _token_for(self, root: str, *, resolved: bool = False) -> str | None:
+        # A root the Hub gave was not chosen by the user: a token that would
+        # cross a network in clear text is left out there, never an error.
+        if resolved:
+            return choose_token(root, None, self._explicit_token or self._saved_token)
+        return choose_token(root, self._explicit_token, self._saved_token)
+
+    async def _transport(self) -> Transport:
+        if self.transport is not None:
+            return self.transport
+        return await self.shared_transports.get(None, proxy=self._proxy)
+
+    async def _http(self, root: str) -> HttpClient:
+        given = any(ref.root == root for ref in self.spaces)
+        return HttpClient(await self._transport(), root, self._token_for(root, resolved=not given))
+
+    async def _connect(self, deadline: float, ref: SpaceRef) -> SpaceClient:
+        """The client of one Space (see :class:`SpaceList`): an id is resolved
+        through the Hub (once per process), and its state is asked of the Hub
+        when it does not answer as a Gradio app."""
+        transport = await self._transport()
+        root = ref.root
+        if root is None and ref.id is not None:
+            endpoint = hub_endpoint()
+            root = self.space_hosts.get(endpoint, ref.id)
+            if root is None:
+                root = await self._hub(transport).space_root(ref.id)
+                self.space_hosts.put(endpoint, ref.id, root)
+        if root is None:  # pragma: no cover - a SpaceRef has an id or a root
+            raise ValueError(f"no address for {ref!r}")
+        http = HttpClient(transport, root, self._token_for(root, resolved=ref.root is None))
+        return SpaceClient(
+            http,
+            protocol=self.protocol,
+            retry=self.retry_policy,
+            deadline=deadline,
+            config_cache=self.config_cache,
+            space_memory=self.space_memory,
+            states=self._states_for(ref, transport),
+        )
+
+    def _states_for(self, ref: SpaceRef, transport: Transport) -> _DeferredStates | None:
+        if ref.id is not None:  # the Hub says what the Space is doing
+            return _DeferredStates(self, transport, ref.id)
+        if self.retry_policy.wake and len(self.spaces) == 1:
+            # By URL alone, its front is all there is: a gateway error may be
+            # a Space waking up, retried until the deadline. (In a list, the
+            # next Space is tried instead.)
+            return _DeferredStates(self, transport, None)
+        return None
+
+    def _hub(self, transport: Transport) -> HubClient:
+        from ._hub import HubClient  # only for a Space named by id that needs it
+
+        return HubClient(transport, self._explicit_token or self._saved_token)
 
     def __repr__(self) -> str:  # the token never appears in a repr
-        return f"<FluxClient {self.root} token={'set' if self.has_token else 'none'}>"
+        names = ", ".join(ref.label for ref in self.spaces)
+        return f"<FluxClient {names} token={'set' if self.has_token else 'none'}>"
 
     async def __aenter__(self) -> FluxClient:
         return self
@@ -200,16 +280,9 @@ class FluxClient:
         """
         budget = self.timeout if timeout is None else _budget(timeout)
         deadline = asyncio.get_running_loop().time() + budget
-        client = SpaceClient(
-            await self._http(),
-            protocol=self.protocol,
-            retry=self.retry_policy,
-            deadline=deadline,
-            config_cache=self.config_cache,
-            space_memory=self.space_memory,
-        )
+        spaces = SpaceList(self.spaces, partial(self._connect, deadline), memory=self.space_memory)
         ended: set[int] = set()
-        stream = run_jobs(client, requests)
+        stream = run_jobs(spaces, requests)
         try:
             while len(ended) < len(requests):
                 try:
@@ -219,7 +292,8 @@ class FluxClient:
                     late = [index for index in range(len(requests)) if index not in ended]
                     await stream.aclose()  # cancels them on the Space first
                     for index in late:
-                        timed_out = SpaceTimeoutError(f"no image from {self.root} within {budget:g} s")
+                        names = " or ".join(ref.label for ref in self.spaces)
+                        timed_out = SpaceTimeoutError(f"no image from {names} within {budget:g} s")
                         timed_out.__cause__ = error
                         ended.add(index)
                         yield index, timed_out
@@ -232,8 +306,64 @@ class FluxClient:
 
     async def download(self, url: str) -> tuple[bytes, str]:
         """Fetch a generated image: ``(bytes, format)``, the token sent only to
-        the Space's origin. Files live in the Space's cache: fetch them soon."""
-        return await download_image(await self._http(), url)
+        the origin of the Space that made it (one of this client's). Files
+        live in the Space's cache: fetch them soon."""
+        root = self._root_of(url)
+        if root is None:  # not one of our Spaces: fetched without a token
+            return await download_image(HttpClient(await self._transport(), url), url)
+        return await download_image(await self._http(root), url)
+
+    def _root_of(self, url: str) -> str | None:
+        """The root of this client's Space that serves ``url``, if any."""
+        origin = origin_of(url)  # a non-HTTP URL is refused here
+        roots = [ref.root for ref in self.spaces if ref.root]
+        roots += [root for ref in self.spaces if ref.id and (root := self._resolved(ref.id))]
+        for root in roots:
+            if origin_of(root) == origin:
+                return root
+        return None
+
+    def _resolved(self, space_id: str) -> str | None:
+        try:
+            return self.space_hosts.get(hub_endpoint(), space_id)
+        except SpaceProtocolError:  # a bad $HF_ENDPOINT: nothing was resolved through it
+            return None
+
+
+class _DeferredStates:
+    """What a Space's failures mean, made when it fails: a Space that answers
+    (the public one, mostly) costs no import of the Hub client. With an id,
+    the Hub's view of it (:class:`SpaceStates`); without, its front alone
+    (:class:`FrontStates`)."""
+
+    def __init__(self, flux: FluxClient, transport: Transport, space_id: str | None) -> None:
+        self._flux = flux
+        self._transport = transport
+        self._space_id = space_id
+        self._states: StatesHook | None = None
+
+    def _made(self) -> StatesHook:
+        if self._states is None:
+            from ._states import POLL_INTERVAL, FrontStates, SpaceStates
+
+            if self._space_id is None:
+                self._states = FrontStates(self._flux.retry_policy)
+            else:
+                poll = self._flux.poll_interval
+                self._states = SpaceStates(
+                    self._flux._hub(self._transport),
+                    self._space_id,
+                    poll_interval=POLL_INTERVAL if poll is None else poll,
+                )
+        return self._states
+
+    def handles(self, error: BaseException) -> bool:
+        if self._space_id is None and not isinstance(error, SpaceStatusError):
+            return False  # the common case of a Space by URL, decided without an import
+        return self._made().handles(error)
+
+    def recover(self, error: BaseException, deadline: float | None) -> AsyncGenerator[ProgressEvent, None]:
+        return self._made().recover(error, deadline)
 
 
 def _budget(timeout: Any) -> float:

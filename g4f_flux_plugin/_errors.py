@@ -6,13 +6,16 @@
     │   └── SpaceBusyError             ZeroGPU had no GPU for us now (retryable)
     ├── SpaceProtocolError             an answer we cannot read (bad JSON, no event id,
     │   │                              a size limit passed, a foreign URL scheme)
-    │   └── StreamCutError             the stream ended before a result (retryable)
+    │   ├── StreamCutError             the stream ended before a result (retryable)
+    │   └── NotAGradioAppError         an HTML page where JSON was due (a front's page)
     ├── SpaceConnectionError           the connection failed or broke (retryable)
     │   └── SpaceConnectError          no connection could be made at all
     ├── SpaceStatusError               an HTTP error status (``status``)
     │   ├── SpaceRateLimitError        429, or the queue is full (``retry_after``)
     │   │   └── QuotaExceededError     ZeroGPU quota, with ``retry_after``
     │   └── SpaceAuthError             401/403 from the Space
+    ├── SpaceUnavailableError          the Space cannot run jobs now: paused, in error,
+    │                                  missing or private (``stage``, from the Hub)
     └── SpaceTimeoutError              the generation's deadline passed
 
 The g4f provider raises the same classes seen through g4f: for each of them,
@@ -38,6 +41,7 @@ from ._zerogpu import Outcome, Tier, classify, quota_tier
 __all__ = [
     "FluxClientError",
     "JobCancelledError",
+    "NotAGradioAppError",
     "QuotaExceededError",
     "SpaceAuthError",
     "SpaceBusyError",
@@ -48,6 +52,7 @@ __all__ = [
     "SpaceRateLimitError",
     "SpaceStatusError",
     "SpaceTimeoutError",
+    "SpaceUnavailableError",
     "StreamCutError",
     "error_from_space",
     "error_from_status",
@@ -107,6 +112,11 @@ class SpaceProtocolError(FluxClientError):
 
 class StreamCutError(SpaceProtocolError):
     """The event stream ended before a result: the job is lost server-side."""
+
+
+class NotAGradioAppError(SpaceProtocolError):
+    """An HTML page came where the app's JSON was due: something in front of
+    the Space (HF's front while it sleeps or starts) answered, not Gradio."""
 
 
 class SpaceConnectionError(FluxClientError):
@@ -175,6 +185,24 @@ class QuotaExceededError(SpaceRateLimitError):
 
 class SpaceAuthError(SpaceStatusError):
     """The Space refused us (HTTP 401/403): a private Space, or a bad token."""
+
+
+class SpaceUnavailableError(FluxClientError):
+    """The Space cannot run jobs now, and waiting will not change that.
+
+    ``stage`` is the Hub's word for its state (``"PAUSED"``,
+    ``"RUNTIME_ERROR"``, ...), or ``None`` when it is not known (a Space
+    given by URL alone, or one the Hub does not show). Raised at once, never
+    retried, so a list of Spaces (or g4f's chains) can move on.
+    """
+
+    def __init__(self, message: str, stage: str | None = None) -> None:
+        self.stage = stage
+        super().__init__(message)
+
+
+#: The 49-byte body HF's front answers (with a 503) for a Space in error.
+SPACE_IN_ERROR_TEXT = "Your space is in error, check its status on hf.co"
 
 
 class SpaceTimeoutError(FluxClientError):
@@ -282,6 +310,11 @@ def _excerpt(body: bytes) -> str:
 def error_from_status(status: int, body: bytes, retry_after: str | None, what: str) -> Exception:
     """Map an HTTP error status of the Space to the error a caller can act on."""
     excerpt = _excerpt(body)
+    if excerpt.startswith(SPACE_IN_ERROR_TEXT):
+        return SpaceUnavailableError(
+            f"{what}: the Space is in error (HTTP {status}: {SPACE_IN_ERROR_TEXT}); "
+            "its owner must fix or restart it: use another Space or a duplicate"
+        )
     message = f"{what}: HTTP {status}" + (f" {excerpt}" if excerpt else "")
     delay = parse_retry_after_header(retry_after)
     if status in (401, 403):

@@ -25,7 +25,10 @@ class ProgressEvent:
     - ``"log"``: a toast from the Space (``level``, ``title``, ``message``), such as
       ZeroGPU's "Waiting for a GPU to become available";
     - ``"retry"``: a failed attempt is being retried (``message`` says why,
-      ``eta`` is the delay).
+      ``eta`` is the delay);
+    - ``"space"``: news of the Space itself, in ``message``: which Space of a
+      list is tried, or that it is waking up or starting (the Hub's stage
+      in words), while the generation waits for it.
     """
 
     kind: str
@@ -70,6 +73,8 @@ class ProgressEvent:
             return f"{self.title}: {self.message}" if self.title else str(self.message)
         if self.kind == "retry":
             return f"Retrying in {self.eta or 0:.1f} s: {self.message}"
+        if self.kind == "space":
+            return str(self.message)
         return self.kind
 
     def _about(self) -> str:
@@ -92,3 +97,6 @@ class GeneratedImage:
     event_id: str | None = None
     #: The request exactly as it was sent (after clamping to the Space's ranges).
     request: ImageRequest | None = field(default=None, compare=False)
+    #: The Space that made it: its id (``owner/name``) when it is known,
+    #: else its root URL.
+    space: str | None = None

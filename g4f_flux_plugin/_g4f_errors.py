@@ -12,6 +12,7 @@ client's class) keeps working on what the provider raises::
     SpaceBusyError          ResponseError (g4f's chains move on to the next provider)
     SpaceProtocolError      ResponseError
     StreamCutError          ResponseError
+    NotAGradioAppError      ResponseError
     SpaceConnectionError    ResponseError
     SpaceConnectError       ResponseError
     SpaceStatusError        ResponseStatusError
@@ -19,6 +20,7 @@ client's class) keeps working on what the provider raises::
     QuotaExceededError      RateLimitError
     SpaceAuthError          MissingAuthError
     SpaceTimeoutError       TimeoutError (g4f's)
+    SpaceUnavailableError   ProviderNotWorkingError (so chains move on)
 
 :func:`as_g4f` makes the g4f-facing twin of a client error (same message,
 same attributes); the provider raises it ``from`` the original.
@@ -66,6 +68,10 @@ class StreamCutError(client.StreamCutError, g4f.ResponseError):
     """:class:`client.StreamCutError` as a g4f ``ResponseError``."""
 
 
+class NotAGradioAppError(client.NotAGradioAppError, g4f.ResponseError):
+    """:class:`client.NotAGradioAppError` as a g4f ``ResponseError``."""
+
+
 class SpaceConnectionError(client.SpaceConnectionError, g4f.ResponseError):
     """:class:`client.SpaceConnectionError` as a g4f ``ResponseError``."""
 
@@ -94,6 +100,10 @@ class SpaceTimeoutError(client.SpaceTimeoutError, g4f.TimeoutError):
     """:class:`client.SpaceTimeoutError` as g4f's ``TimeoutError``."""
 
 
+class SpaceUnavailableError(client.SpaceUnavailableError, g4f.ProviderNotWorkingError):
+    """:class:`client.SpaceUnavailableError` as g4f's ``ProviderNotWorkingError``."""
+
+
 #: Client error class -> its g4f-facing twin.
 G4F_TWINS: dict[type[BaseException], type[BaseException]] = {
     twin.__mro__[1]: twin
@@ -103,6 +113,7 @@ G4F_TWINS: dict[type[BaseException], type[BaseException]] = {
         SpaceBusyError,
         SpaceProtocolError,
         StreamCutError,
+        NotAGradioAppError,
         SpaceConnectionError,
         SpaceConnectError,
         SpaceStatusError,
@@ -110,6 +121,7 @@ G4F_TWINS: dict[type[BaseException], type[BaseException]] = {
         QuotaExceededError,
         SpaceAuthError,
         SpaceTimeoutError,
+        SpaceUnavailableError,
     )
 }
 

@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from contextlib import aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from . import _messages as messages
@@ -40,6 +40,9 @@ from ._retry import RetryPolicy, is_retryable
 from ._sse import Event, SSEDecoder, SSEError
 from ._transports.base import Response
 from ._zerogpu import token_warning
+
+if TYPE_CHECKING:  # imported by whoever makes one: a Space that answers costs no import of it
+    from ._states import StatesHook
 
 __all__ = ["PROTOCOLS", "RequestBuilder", "RetryPolicy", "SpaceClient", "is_retryable"]
 
@@ -76,6 +79,7 @@ class SpaceClient:
         deadline: float | None = None,
         config_cache: ConfigCache | None = None,
         space_memory: SpaceMemory | None = None,
+        states: StatesHook | None = None,
     ) -> None:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, not {protocol!r}")
@@ -89,6 +93,9 @@ class SpaceClient:
         # Owned the same way: a quota the Space named is not asked again
         # (for this root and token) until its wait passes.
         self.space_memory = SpaceMemory() if space_memory is None else space_memory
+        # The Hub's view of the Space (a Space named by id): waits while it
+        # wakes or starts, raises at once when it is paused or failed.
+        self.states = states
 
     # -- discovery ---------------------------------------------------------
     async def config(self, *, refresh: bool = False) -> SpaceConfig:
@@ -143,6 +150,15 @@ class SpaceClient:
                     renewed_token = True
                     log.info("attempt %d failed (%s); submitting again at once", retry + 1, error)
                     yield ProgressEvent("retry", eta=0.0, message=str(error))
+                    continue
+                waited = False
+                if self.states is not None and self.states.handles(error):
+                    async with aclosing(self.states.recover(error, self.deadline)) as news:
+                        async for event in news:
+                            waited = True
+                            yield event
+                if waited:  # the Space was waking or starting: it gets fresh retries
+                    retry = 0
                     continue
                 if not is_retryable(error) or retry + 1 >= self.retry.attempts:
                     raise

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from . import __version__
-from ._errors import SpaceProtocolError, error_from_status
+from ._errors import NotAGradioAppError, SpaceProtocolError, error_from_status
 from ._transports import Response, Transport
 from ._transports.base import Method
 
@@ -107,8 +107,13 @@ def origin_label(url: str) -> str:
 class HttpClient:
     """Requests to one Space over one transport, with the token kept in scope."""
 
-    def __init__(self, transport: Transport, root: str, token: str | None = None) -> None:
+    def __init__(
+        self, transport: Transport, root: str, token: str | None = None, *, token_header: str = TOKEN_HEADER
+    ) -> None:
         self.transport = transport
+        # The Hub's API reads "authorization" (what huggingface_hub sends it);
+        # a Space gets the token only in TOKEN_HEADER (see the module docstring).
+        self._token_header = token_header
         self.root = root.rstrip("/")
         self._origin = origin_of(self.root)
         if token and _cleartext(self.root):
@@ -129,7 +134,7 @@ class HttpClient:
         """Headers for a request to ``url``: the token only on the Space's origin."""
         headers = {"user-agent": USER_AGENT, "x-gradio-user": "api", "accept-encoding": "gzip, deflate"}
         if self._token and origin_of(url) == self._origin:
-            headers[TOKEN_HEADER] = f"Bearer {self._token}"
+            headers[self._token_header] = f"Bearer {self._token}"
         if extra:
             headers.update(extra)
         return headers
@@ -178,6 +183,8 @@ class HttpClient:
         try:
             return json.loads(body)
         except (ValueError, RecursionError):  # deep nesting fits in 1 MiB
+            if body.lstrip()[:1] == b"<":  # a front's page, not the app: see _states
+                raise NotAGradioAppError(f"{what}: an HTML page came where JSON was due") from None
             raise SpaceProtocolError(f"{what}: the Space did not answer JSON") from None
 
     async def stream(self, url: str, *, what: str) -> Response:

@@ -13,6 +13,10 @@ The token is never stored: the key holds a keyed hash of it (HMAC-SHA256
 under a random key of this memory's own, so the key says nothing outside
 this process). Time is a monotonic clock, which a test may replace.
 
+And unavailable Spaces: one found paused, failed, missing or private
+(:class:`~._errors.SpaceUnavailableError`) is remembered for a minute, so a
+list of Spaces skips it at once meanwhile (see :mod:`._failover`).
+
 Owned like :class:`~._config.ConfigCache`: a class attribute of
 :class:`~._client.FluxClient` and of the g4f provider, which their clients
 share; ``SpaceMemory(remember_quotas=False)`` remembers nothing.
@@ -29,10 +33,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypedDict
 
-from ._errors import QuotaExceededError
+from ._errors import QuotaExceededError, SpaceUnavailableError
 from ._zerogpu import Tier
 
-__all__ = ["QuotaStatus", "SpaceMemory"]
+__all__ = ["UNAVAILABLE_FOR", "QuotaStatus", "SpaceMemory"]
+
+#: Seconds an unavailable Space is remembered (a paused Space stays paused;
+#: one in error is fixed by its owner, which takes longer than this).
+UNAVAILABLE_FOR = 60.0
 
 
 class QuotaStatus(TypedDict):
@@ -73,9 +81,10 @@ class SpaceMemory:
         self._secret = os.urandom(32)
         self._lock = threading.Lock()
         self._quotas: dict[tuple[str, str], _Quota] = {}
+        self._unavailable: dict[str, tuple[SpaceUnavailableError, float]] = {}
 
     def __repr__(self) -> str:  # keys are hashes, but even those stay out of reprs
-        return f"<SpaceMemory quotas={len(self._quotas)}>"
+        return f"<SpaceMemory quotas={len(self._quotas)} unavailable={len(self._unavailable)}>"
 
     def _key(self, root: str, token: str | None) -> tuple[str, str]:
         who = "" if not token else hmac.new(self._secret, token.encode(), hashlib.sha256).hexdigest()
@@ -138,7 +147,27 @@ class SpaceMemory:
         with self._lock:
             self._quotas.pop(self._key(root, token), None)
 
+    # -- unavailable Spaces ---------------------------------------------------
+    def remember_unavailable(self, space: str, error: SpaceUnavailableError) -> None:
+        """Remember for :data:`UNAVAILABLE_FOR` seconds that ``space`` (an id
+        or a root URL) cannot run jobs, and why."""
+        with self._lock:
+            self._unavailable[space.rstrip("/")] = (error, self.clock() + UNAVAILABLE_FOR)
+
+    def known_unavailable(self, space: str) -> SpaceUnavailableError | None:
+        """The error ``space`` was found unavailable with in the last minute, else ``None``."""
+        key = space.rstrip("/")
+        with self._lock:
+            known = self._unavailable.get(key)
+            if known is None:
+                return None
+            if known[1] <= self.clock():
+                del self._unavailable[key]
+                return None
+        return known[0]
+
     def clear(self) -> None:
         """Forget everything."""
         with self._lock:
             self._quotas.clear()
+            self._unavailable.clear()

@@ -25,11 +25,18 @@ class RetryPolicy:
     ``base * 2**n`` seconds (capped), scaled by a random factor in [0.5, 1],
     or what the Space asked for in ``Retry-After``, whichever is longer; a
     wait that would pass the deadline is not made: the error is raised.
+
+    ``wake``: a Space given by URL alone (no Hub to ask) whose front answers
+    502, 503 or 504 may be waking up, which takes from 30 s to minutes: its
+    gateway errors are then retried with this backoff until the deadline,
+    beyond ``attempts``. Off in a bare ``RetryPolicy()``; on in the default
+    policies of ``FluxClient`` and the provider.
     """
 
     attempts: int = 3
     base: float = 0.5
     cap: float = 8.0
+    wake: bool = False
 
     def delay(self, retry: int, error: BaseException) -> float:
         """Seconds to wait before retry number ``retry`` (0-based)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import random
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
@@ -23,7 +22,7 @@ from g4f.providers.base_provider import AsyncGeneratorProvider, ProviderModelMix
 from g4f.providers.helper import format_media_prompt
 from g4f.providers.response import ImageResponse, Reasoning
 
-from ._client import DEFAULT_TIMEOUT, TOKEN_ENV, FluxClient, space_root
+from ._client import DEFAULT_TIMEOUT, FluxClient, space_root
 from ._config import MODEL_NAME, PUBLIC_SPACE_URL, ConfigCache
 from ._errors import QuotaExceededError, SpaceProtocolError
 from ._events import GeneratedImage, ProgressEvent
@@ -41,6 +40,8 @@ from ._params import (
     plan_seeds,
 )
 from ._retry import RetryPolicy
+from ._spaces import SpaceRef, SpaceSpec, space_refs
+from ._token import saved_token
 from ._transports import Transport
 
 __all__ = ["BlackForestLabs_Flux1Schnell", "FluxDone", "FluxImageResponse", "FluxProgress"]
@@ -125,8 +126,10 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
     last user message), ``width``/``height`` (default 1024; rounded down to a
     multiple of 8 and kept in the Space's 256..2048), ``num_inference_steps``
     (1..50, default 4), ``seed`` (``None``: the Space picks one),
-    ``randomize_seed``, ``proxy``, ``api_key`` (else ``$HF_TOKEN``), ``api_base``
-    (else ``$G4F_FLUX_SCHNELL_URL``, else the public Space), ``transport``
+    ``randomize_seed``, ``proxy``, ``api_key`` (else ``$HF_TOKEN``, else the
+    token ``hf auth login`` saved), ``space`` (an id ``"owner/name"``, a root
+    URL, or a list of them tried in order; ``api_base`` is its alias; else
+    ``$G4F_FLUX_SCHNELL_URL``, else the public Space), ``transport``
     (none: the event loop's shared connections, of the kind
     ``$G4F_FLUX_TRANSPORT`` names, else aiohttp; ``"aiohttp"`` or
     ``"curl_cffi"``: connections of this call only; or a :class:`Transport`,
@@ -156,7 +159,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
     #: Seconds for a whole generation: ZeroGPU queues take minutes when busy.
     default_timeout = DEFAULT_TIMEOUT
     #: Retries of each generation; tests and subclasses set their own.
-    retry_policy = RetryPolicy()
+    retry_policy = RetryPolicy(wake=True)
     #: The Space's discovered config, per root, kept across generations.
     config_cache = ConfigCache()
     #: What is remembered of Spaces: a ZeroGPU quota, per root and token, until
@@ -168,6 +171,18 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
     def space_root(cls, api_base: str | None = None) -> str:
         """The Space root used: ``api_base``, else ``$G4F_FLUX_SCHNELL_URL``, else :attr:`url`."""
         return space_root(api_base, default=cls.url)
+
+    @classmethod
+    def spaces(cls, space: SpaceSpec | None = None, api_base: str | None = None) -> tuple[SpaceRef, ...]:
+        """The Spaces tried, in order: ``space``, else :meth:`space_root`'s
+        URL (a subclass may pin one there), else ids or a list from
+        ``api_base`` or ``$G4F_FLUX_SCHNELL_URL``, else :attr:`url`."""
+        if space is None:
+            try:
+                return space_refs(cls.space_root(api_base))
+            except ValueError:  # an id or a list, not one URL: read below
+                pass
+        return space_refs(space, api_base, default=cls.url)
 
     @classmethod
     def check_model(cls, model: str | None) -> str:
@@ -189,15 +204,17 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         ``/backend-api/v2/quota/<provider>``): what is known of the caller's
         ZeroGPU quota on the Space, without a request.
 
-        ``api_key`` (else ``$HF_TOKEN``) and ``api_base`` (in ``kwargs``) pick
-        the caller and the Space as a generation would. The answer:
+        ``api_key`` (else ``$HF_TOKEN``, else the saved token) and ``space``
+        or ``api_base`` (in ``kwargs``; of a list, the first Space) pick the
+        caller and the Space as a generation would. The answer:
         ``space`` (the root), ``available`` (``False`` while a quota the
         Space named runs), ``retry_after`` (its seconds left, else ``None``),
         ``tier`` (``"anonymous"``, ``"free"``, ``"pro"`` or ``None``) and
         ``message`` (the Space's words, else ``None``).
         """
-        root = cls.space_root(kwargs.get("api_base"))
-        token = choose_token(root, api_key, os.environ.get(TOKEN_ENV))
+        first = cls.spaces(kwargs.get("space"), kwargs.get("api_base"))[0]
+        root = first.root or first.label  # an id not resolved yet: nothing is known of it
+        token = choose_token(root, api_key, saved_token()) if first.root else (api_key or saved_token())
         return cls.space_memory.quota_status(root, token)
 
     @classmethod
@@ -218,6 +235,7 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         proxy: str | None = None,
         api_key: str | None = None,
         api_base: str | None = None,
+        space: SpaceSpec | None = None,
         transport: str | Transport | None = None,
         timeout: float | None = None,
         protocol: str = "auto",
@@ -231,8 +249,10 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
         Its ``options`` hold ``seed`` (the first image's, as the Space used
         it), ``seeds`` (each image's), ``failed`` (``[{"seed", "error"}]``: the
         images that failed when others did not), the size and steps as sent,
-        ``randomize_seed`` and ``model``. When every image fails, the error of
-        a single generation is raised, a quota error first.
+        ``randomize_seed``, ``model``, and ``space`` (the Space that made the
+        first image: its id, else its root URL; ``spaces``: each image's).
+        When every image fails, the error of a single generation is raised,
+        a quota error first.
         """
         # Everything is checked before the first request.
         model = cls.check_model(model)
@@ -254,13 +274,13 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
             randomize_seed=randomize_seed,
         )
         build(limits=SPACE_LIMITS)
-        root = cls.space_root(api_base)
+        spaces = cls.spaces(space, api_base)
         budget = cls.default_timeout if timeout is None else timeout
         # The client checks the timeout, the protocol and the token (sent as
         # X-HF-Authorization, never over plain http to another machine: an
         # explicit api_key there is a ValueError) before any request.
         flux = FluxClient(
-            root,
+            space=spaces,
             token=api_key,
             transport=transport,
             proxy=proxy,
@@ -405,5 +425,8 @@ def _image_response(
             "num_inference_steps": request.steps,
             "randomize_seed": request.randomize_seed,
             "model": model,
+            # Which Space made them (of a list, the first that could): its id, else its root.
+            "space": images[0].space,
+            "spaces": [image.space for image in images],
         },
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import io
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -199,7 +200,7 @@ class RecordingProxy:
 
     Streams responses through chunk by chunk, so event streams work. A
     ``respond`` hook may answer a request itself (return a ``web.Response``)
-    instead of forwarding it.
+    instead of forwarding it (or an awaitable of one, or of ``None``).
     """
 
     upstream: str
@@ -257,6 +258,8 @@ class RecordingProxy:
         )
         if self.respond is not None:
             answer = self.respond(request)
+            if inspect.isawaitable(answer):  # a hook may take its time (a front that hangs)
+                answer = await answer
             if answer is not None:
                 return answer
         dropped = _HOP_BY_HOP | {name.lower() for name in self.consume}

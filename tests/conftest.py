@@ -304,7 +304,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 #: The user's settings a test must not inherit.
-USER_SETTINGS = ("G4F_FLUX_SCHNELL_URL", "HF_TOKEN", "G4F_FLUX_TRANSPORT")
+USER_SETTINGS = ("G4F_FLUX_SCHNELL_URL", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "G4F_FLUX_TRANSPORT")
 
 
 @pytest.fixture
@@ -312,6 +312,8 @@ def clean_env(monkeypatch) -> None:
     """Keep the user's settings (Space URL, token, transport) out of the test."""
     for name in USER_SETTINGS:
         monkeypatch.delenv(name, raising=False)
+    # Nor the token `hf auth login` saved (the client reads it like huggingface_hub).
+    monkeypatch.setenv("HF_TOKEN_PATH", os.devnull + ".missing-token")
 
 
 @pytest.fixture
@@ -369,4 +371,8 @@ def fresh_space_memory(monkeypatch: pytest.MonkeyPatch) -> Any:
     providers = sys.modules.get("g4f_flux_plugin.providers")
     if providers is not None:
         monkeypatch.setattr(providers.BlackForestLabs_Flux1Schnell, "space_memory", memory)
+    # Nor an id one test resolved through its Hub (FluxClient.space_hosts).
+    from g4f_flux_plugin._spaces import SpaceHosts
+
+    monkeypatch.setattr(FluxClient, "space_hosts", SpaceHosts())
     return memory

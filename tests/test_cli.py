@@ -196,6 +196,8 @@ HEAVY = ("g4f", "aiohttp", "curl_cffi", "PIL")
         (["a cat", "--width", "abc"], 2),
         (["--prompt-file", "missing.txt"], 2),
         (["a cat", "-o", "x.gif"], 2),
+        (["a cat", "--aspect-ratio", "7:5"], 2),
+        (["a cat", "--space", "not a space"], 2),
     ],
 )
 def test_help_and_usage_errors_import_no_http_library_nor_g4f(tmp_path, args, code):
@@ -242,6 +244,10 @@ def test_python_dash_m_runs_the_same_command(tmp_path):
         (["a cat", "-o", "x.gif"], "unknown image extension"),
         (["a cat", "--api-base", "ftp://example.invalid"], "--api-base must be"),
         (["--prompt-file", "empty.txt"], "no prompts in"),
+        (["a cat", "--aspect-ratio", "7:5"], "--aspect-ratio must be one of 1:1, 16:9, 9:16"),
+        (["a cat", "--space", "not a space"], "--space must name a Space"),
+        (["a cat", "--space", "a/b", "--api-base", "http://127.0.0.1:1"], "give one of them"),
+        (["a cat", "--space", "http://example.invalid", "--token", "hf_x"], "plain http"),
     ],
 )
 def test_usage_errors_exit_2(tmp_path, args, says):
@@ -771,6 +777,39 @@ async def test_download_error_page_over_64_kib_keeps_its_title():
     with pytest.raises(SpaceStatusError) as caught:
         await download_image(HttpClient(transport, "https://s.example"), "https://s.example/f")
     assert "HTTP 502" in str(caught.value) and "502 Bad Gateway from the proxy" in str(caught.value)
+
+
+# -- --aspect-ratio and --space ------------------------------------------------------
+def test_aspect_ratio_sizes_as_the_provider_does_and_space_lists_fail_over(replica, tmp_path, closed_url):
+    from g4f_flux_plugin._params import ASPECT_RATIOS
+
+    prompt = f"ratio {token()}"
+    run = g4f_flux(
+        prompt,
+        "--seed",
+        "8",
+        "--aspect-ratio",
+        "16:9",
+        "--steps",
+        "1",
+        "--json",
+        "--space",
+        f"{closed_url},{replica.url}",
+        cwd=tmp_path,
+    )
+    assert run.code == 0, run
+    (record,) = [json.loads(line) for line in run.stdout.splitlines()]
+    assert (record["width"], record["height"]) == ASPECT_RATIOS["16:9"] == (1024, 576)
+    assert record["space"] == replica.url  # the second Space made it: the first refused
+    (job,) = jobs_for(replica, prompt)
+    assert (job["width"], job["height"]) == (1024, 576)
+    # --width and --height take precedence over the ratio, as in the provider.
+    prompt = f"ratio {token()}"
+    run = g4f_flux(
+        prompt, "--seed", "8", "--aspect-ratio", "16:9", *SMALL, "--space", replica.url, cwd=tmp_path
+    )
+    assert run.code == 0, run
+    assert [(job["width"], job["height"]) for job in jobs_for(replica, prompt)] == [(256, 256)]
 
 
 # -- ZeroGPU's token warning ----------------------------------------------------

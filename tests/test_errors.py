@@ -9,6 +9,7 @@ from g4f_flux_plugin import _errors
 from g4f_flux_plugin._errors import (
     FluxClientError,
     JobCancelledError,
+    NotAGradioAppError,
     QuotaExceededError,
     SpaceAuthError,
     SpaceBusyError,
@@ -19,6 +20,7 @@ from g4f_flux_plugin._errors import (
     SpaceRateLimitError,
     SpaceStatusError,
     SpaceTimeoutError,
+    SpaceUnavailableError,
     StreamCutError,
     error_from_space,
     error_from_status,
@@ -43,6 +45,7 @@ G4F_VIEW = {
     SpaceBusyError: {"ResponseError", "G4FError"},
     SpaceProtocolError: {"ResponseError", "G4FError"},
     StreamCutError: {"ResponseError", "G4FError"},
+    NotAGradioAppError: {"ResponseError", "G4FError"},
     SpaceConnectionError: {"ResponseError", "G4FError"},
     SpaceConnectError: {"ResponseError", "G4FError"},
     SpaceStatusError: {"ResponseStatusError", "ResponseError", "G4FError"},
@@ -50,6 +53,7 @@ G4F_VIEW = {
     QuotaExceededError: {"RateLimitError", "ResponseStatusError", "ResponseError", "G4FError"},
     SpaceAuthError: {"MissingAuthError", "G4FError"},
     SpaceTimeoutError: {"TimeoutError", "G4FError"},
+    SpaceUnavailableError: {"ProviderNotWorkingError", "G4FError"},
 }
 
 
@@ -89,6 +93,7 @@ def test_the_client_tree_is_not_g4fs():
         SpaceError(None, "ZeroGPU worker error"),
         StreamCutError("cut"),
         SpaceTimeoutError("late"),
+        SpaceUnavailableError("paused by its owner", "PAUSED"),
     ],
     ids=lambda error: type(error).__name__,
 )
@@ -281,6 +286,16 @@ def test_an_error_body_nested_past_the_parsers_depth_is_still_a_status_error():
 
 def test_a_hidden_error_keeps_the_spaces_capital():
     assert str(error_from_space(None)).startswith("The Space reported an error")
+
+
+def test_the_front_s_error_text_is_a_space_unavailable_error():
+    body = b"Your space is in error, check its status on hf.co"
+    assert len(body) == 49  # what HF's front sends, byte for byte
+    error = error_from_status(503, body, None, "reading the Space's /config")
+    assert isinstance(error, SpaceUnavailableError) and error.stage is None
+    assert "in error" in str(error) and "another Space" in str(error)
+    # Any other 503 stays a status error (retried), a full queue a rate limit.
+    assert type(error_from_status(503, b"Service Unavailable", None, "x")) is SpaceStatusError
 
 
 # -- a busy Space, seen through g4f's own chains ------------------------------------

@@ -35,6 +35,7 @@ from fault_server import (  # noqa: F401  (fixtures)
 
 from g4f_flux_plugin import _errors as client_errors
 from g4f_flux_plugin._errors import (
+    NotAGradioAppError,
     QuotaExceededError,
     SpaceBusyError,
 )
@@ -303,7 +304,10 @@ async def test_config_missing(space, transport):
 async def test_config_not_json(space, transport):
     space.use("config_not_json")
     outcome = await run(space, (transport, "auto"))
-    error = expect_error(outcome, client_errors.SpaceProtocolError)
+    # An HTML page where /config's JSON was due: a front answered, not the app
+    # (a SpaceProtocolError; for a Space named by id, the Hub is asked why).
+    error = expect_error(outcome, NotAGradioAppError)
+    assert isinstance(error, client_errors.SpaceProtocolError)
     assert "/config" in str(error) and "<html" not in str(error)
     assert space.routes() == ["config"]
 

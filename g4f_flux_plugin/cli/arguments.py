@@ -46,11 +46,22 @@ metadata (unless --no-metadata):
   JPEG (ImageDescription = the prompt; UserComment = the whole record as
   JSON) and as iTXt chunks in PNG (Description, and the JSON in "g4f-flux").
 
+the Space (--space):
+  An id (owner/name: its address is asked of the Hub once), a root URL, or
+  several, comma-separated or repeated, tried in order for each image: the
+  next one is tried when a Space is out of quota, paused, failed, missing or
+  unreachable. A sleeping Space is woken and waited for ("waking up"): a
+  ZeroGPU Space can take minutes, so keep --timeout long enough.
+
 environment:
   HF_TOKEN              Hugging Face token (ZeroGPU bills the account: a
                         larger quota than anonymous calls); sent only to the
-                        Space's own origin
-  G4F_FLUX_SCHNELL_URL  the Space's root URL when --api-base is not given
+                        Space's own origin and to the Hub's API. Unset: the
+                        token `hf auth login` saved (HF_TOKEN_PATH, else
+                        HF_HOME/token, else ~/.cache/huggingface/token)
+  G4F_FLUX_SCHNELL_URL  the Space(s) when --space is not given (ids or URLs,
+                        comma-separated)
+  HF_ENDPOINT           the Hub (default https://huggingface.co)
   G4F_FLUX_TRANSPORT    aiohttp (default) or curl_cffi
   G4F_FLUX_DEBUG        set: print the traceback of a failure too
 
@@ -120,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="inference steps (default the Space's: 4 on FLUX.1-schnell)",
     )
+    what.add_argument(
+        "--aspect-ratio",
+        metavar="W:H",
+        help="the image's shape, as g4f names it (16:9 is 1024x576, 3:2, 4:5, ...); "
+        "--width/--height take precedence",
+    )
     seeds = what.add_mutually_exclusive_group()
     seeds.add_argument(
         "--seed",
@@ -166,15 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     space = parser.add_argument_group("the Space")
     space.add_argument(
-        "--api-base",
-        metavar="URL",
-        help="the Space's root URL (default: $G4F_FLUX_SCHNELL_URL, else the public Space)",
+        "--space",
+        action="append",
+        metavar="ID|URL",
+        help="the Space: an id (owner/name), a root URL, or several (comma-separated or "
+        "repeated), tried in order (default: $G4F_FLUX_SCHNELL_URL, else the public Space "
+        "black-forest-labs/FLUX.1-schnell)",
     )
+    space.add_argument("--api-base", metavar="URL", help="the Space's root URL (--space's older name)")
     space.add_argument(
         "--token",
         metavar="TOKEN",
-        help="Hugging Face token (default: $HF_TOKEN; prefer the variable: "
-        "arguments are visible to other users of the machine)",
+        help="Hugging Face token (default: $HF_TOKEN, else the one `hf auth login` saved; "
+        "prefer those: arguments are visible to other users of the machine)",
     )
     space.add_argument(
         "--transport",

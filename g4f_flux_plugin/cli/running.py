@@ -52,7 +52,8 @@ class Settings:
         self.width = args.width
         self.height = args.height
         self.steps = args.steps
-        self.api_base = args.api_base
+        #: The Space(s) (--space, else --api-base; None: the client's default).
+        self.space = ",".join(args.space) if args.space else args.api_base
         self.explicit_token = args.token
         #: The token the run sends (for the quota hint); see _token_for().
         self.token = token
@@ -97,13 +98,13 @@ async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict[s
     # One client (and transport) per image, for the job and its download:
     # keep-alive within the job, and nothing shared between concurrent jobs.
     flux = FluxClient(
-        settings.api_base,
+        space=settings.space,
         token=settings.explicit_token,
         transport=settings.transport,
         protocol=settings.protocol,
         timeout=settings.timeout,
     )
-    root = flux.root
+    names = " or ".join(ref.label for ref in flux.spaces)
     try:
         reporter.progress(job, "connecting")
         image: GeneratedImage | None = None
@@ -125,13 +126,13 @@ async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict[s
                     break
                 reporter.progress(job, describe(item))
         if image is None:  # the client's contract, checked: a typed error, not an AttributeError
-            raise SpaceProtocolError(f"the generation on {root} ended without an image")
+            raise SpaceProtocolError(f"the generation on {names} ended without an image")
         url = image.url
         reporter.progress(job, "downloading")
         try:
             data, kind = await asyncio.wait_for(flux.download(url), max(0.001, deadline - loop.time()))
         except TimeoutError as error:
-            raise SpaceTimeoutError(f"no image from {root} within {settings.timeout:g} s") from error
+            raise SpaceTimeoutError(f"no image from {names} within {settings.timeout:g} s") from error
     finally:
         await flux.aclose()
 
@@ -162,7 +163,7 @@ async def make_image(job: Job, settings: Settings, reporter: Reporter) -> dict[s
         "height": None,
         "steps": options.get("num_inference_steps"),
         "model": MODEL_NAME,
-        "space": public_url(root),
+        "space": public_url(image.space or flux.root),  # its id, else its root URL
         "url": url,
     }
     # Converting and writing are blocking work: off the event loop, so other
@@ -277,21 +278,58 @@ def _check_api_base(url: str | None) -> None:
         raise UsageError(f"--api-base must be an http(s) URL, not {url!r}")
 
 
+def _check_spaces(args: argparse.Namespace) -> None:
+    """``--space`` values are ids or URLs; ``--api-base`` is its older name."""
+    if not args.space:
+        return
+    if args.api_base is not None:
+        raise UsageError("--space and --api-base name the same thing: give one of them")
+    from .._spaces import parse_space
+
+    for value in ",".join(args.space).split(","):
+        if value.strip():
+            try:
+                parse_space(value, "--space")
+            except ValueError as error:
+                raise UsageError(str(error)) from None
+
+
+def _apply_aspect_ratio(args: argparse.Namespace) -> None:
+    """``--aspect-ratio`` as the provider reads ``aspect_ratio``: its size,
+    unless --width or --height is given; an unknown name is a usage error."""
+    if args.aspect_ratio is None:
+        return
+    # The provider's table (g4f's sizes), without importing g4f.
+    from .._params import choose_size
+
+    try:
+        width, height = choose_size(args.width, args.height, None, args.aspect_ratio)
+    except ValueError as error:
+        raise UsageError(f"--{error}".replace("--aspect_ratio", "--aspect-ratio", 1)) from None
+    args.width, args.height = width, height
+
+
 def _token_for(args: argparse.Namespace) -> str | None:
     """The token the run sends, chosen as the client chooses it: ``--token``
     with a plain-http Space on another machine is a usage error before any
-    request, a ``$HF_TOKEN`` is simply not sent there."""
-    from .._client import space_root
+    request, a saved token (``$HF_TOKEN``, ``hf auth login``'s file) is simply
+    not sent there."""
     from .._http import choose_token
+    from .._spaces import space_refs
+    from .._token import saved_token
 
     try:
-        root = space_root(args.api_base)
-    except ValueError:  # not an http(s) URL: the client refuses it in plain words
+        spaces = space_refs(",".join(args.space) if args.space else None, args.api_base)
+    except ValueError:  # not an id nor an http(s) URL: the client refuses it in plain words
         return None
+    saved = None if args.token else saved_token()
     try:
-        return choose_token(root, args.token, os.environ.get("HF_TOKEN"))
+        sent = [choose_token(ref.root, args.token, saved) for ref in spaces if ref.root]
     except ValueError as error:
         raise UsageError(str(error)) from None
+    if any(ref.root is None for ref in spaces):
+        sent.append(args.token or saved)
+    return next((token for token in sent if token), None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -300,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)  # exits with status 2 on a usage error
     try:
         _check_api_base(args.api_base)
+        _check_spaces(args)
+        _apply_aspect_ratio(args)
         token = _token_for(args)
         jobs, skipped, fmt = plan_jobs(args)
     except UsageError as error:
