@@ -20,9 +20,12 @@ from curl_cffi.requests import exceptions as curl_errors
 
 from .._errors import SpaceConnectError, SpaceConnectionError
 from . import _failures as failures
-from .base import Response, Timeouts, Transport
+from .base import DEFAULT_TIMEOUTS, Response, Timeouts, Transport
 
-__all__ = ["CurlCffiTransport"]
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "CurlCffiTransport"]
+
+#: Transfers at once per session unless told otherwise (see CurlCffiTransport).
+DEFAULT_MAX_CONNECTIONS = 10_000
 
 
 def _translate(error: BaseException, url: str) -> Exception:
@@ -48,6 +51,9 @@ _NO_CONNECTION = {
     35: "TLS handshake failed",
     97: failures.PROXY,
 }
+# curl_cffi's text when curl_multi_init() failed (CURLM_BAD_HANDLE): the
+# session's AsyncCurl is then unusable for good.
+_BAD_MULTI = "Invalid multi handle"
 _BROKEN = {52: "the server closed the connection without answering", 55: "sending failed", 56: failures.RESET}
 _CERTIFICATE = (51, 58, 60, 77, 83, 90, 91)  # peer verification and certificate problems
 
@@ -56,6 +62,13 @@ def _connect_reason(error: BaseException, host: str) -> str | None:
     text = str(error)
     code = getattr(error, "code", None)
     code = int(code) if isinstance(code, int) else None
+    # libcurl puts strerror in its text ("failed to open socket: Too many open
+    # files"); a multi handle that could not even be made says only that it
+    # is invalid, so ask the system whether descriptors ran out.
+    if "too many open files" in text.lower() or (_BAD_MULTI in text and failures.out_of_descriptors()):
+        return failures.TOO_MANY_FILES
+    if _BAD_MULTI in text:
+        return "curl could not start a transfer (its multi handle is invalid)"
     if isinstance(error, curl_errors.Timeout):
         # curl_cffi maps every CURLE_OPERATION_TIMEDOUT to Timeout; libcurl's
         # text tells the connect phase apart ("Connection timed out after N
@@ -138,6 +151,15 @@ class CurlCffiTransport(Transport):
     fingerprint is shown; ``keep_cookies=False`` sends no stored cookie;
     ``verify`` as :class:`~._aiohttp.AiohttpTransport`'s (a CA bundle path,
     or ``True`` for the system's).
+
+    ``max_connections`` is how many transfers run at once (curl_cffi's
+    ``max_clients``, whose own default, 10, would make the eleventh
+    generation wait for a whole job before it could submit: an event stream
+    holds its transfer while its job waits in the Space's queue). The default,
+    10,000, is far above one process's need (each transfer also takes a file
+    descriptor). A transfer waiting for a free slot waits without a time limit
+    (the generation's deadline bounds it); the connect timeout starts only
+    once it has one.
     """
 
     name = "curl_cffi"
@@ -146,11 +168,15 @@ class CurlCffiTransport(Transport):
         self,
         *,
         proxy: str | None = None,
-        timeouts: Timeouts = Timeouts(),
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
         impersonate: str | None = "chrome",
         keep_cookies: bool = True,
         verify: bool | str = True,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be 1 or more, not {max_connections}")
+        self._max_connections = max_connections
         self._keep_cookies = keep_cookies
         self._verify = verify
         self._proxy = proxy
@@ -170,6 +196,10 @@ class CurlCffiTransport(Transport):
                 allow_redirects=False,
                 impersonate=self._impersonate,
                 verify=self._verify,
+                # curl_cffi fills a queue with this many slots up front (a
+                # handle is made only when a slot is first used): 10,000
+                # cost about 4 ms and 80 KB, once per session.
+                max_clients=self._max_connections,
             )
         return self._session
 
@@ -208,6 +238,12 @@ class CurlCffiTransport(Transport):
         try:
             response = await asyncio.shield(task)
         except (CurlError, OSError) as error:
+            if _BAD_MULTI in str(error) and self._session is session:
+                # Made while out of descriptors: no transfer ever ran on it.
+                # Drop it, so the next request (the limit raised, descriptors
+                # freed) makes a working one.
+                self._session = None
+                await session.close()
             raise _translate(error, url) from error
         except asyncio.CancelledError:
             # The caller gave up (a deadline): the transfer is aborted as soon

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from .._errors import SpaceProtocolError
 
-__all__ = ["Response", "Timeouts", "Transport"]
+__all__ = ["DEFAULT_TIMEOUTS", "Response", "Timeouts", "Transport"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,10 @@ class Timeouts:
 
     connect: float = 10.0
     read: float = 45.0
+
+
+#: The timeouts a transport gets unless told otherwise (immutable, so shared).
+DEFAULT_TIMEOUTS = Timeouts()
 
 
 class Response(ABC):
