@@ -66,6 +66,7 @@ class Session:
     """The jobs of one session_hash and the messages waiting for its stream."""
 
     pending: set[str] = field(default_factory=set)
+    listening: bool = False
     messages: asyncio.Queue[dict[str, Any] | None] = field(default_factory=asyncio.Queue)
 
 
@@ -96,6 +97,8 @@ class QueueServer:
         self.jobs.append(job)
         self.queue.append(job)
         session = self.session(job.session)
+        if session.listening:  # gradio_client: one stream serves every job of its session
+            job.stream_at = job.joined_at
         session.pending.add(job.event_id)
         session.messages.put_nowait(
             {
@@ -117,16 +120,24 @@ class QueueServer:
                 job.stream_at = now
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8"})
         await response.prepare(request)
-        while True:
-            try:
-                message = await asyncio.wait_for(session.messages.get(), HEARTBEAT_S)
-            except TimeoutError:
-                message = {"msg": "heartbeat"}
-            if message is None:
-                await response.write(b'data: {"msg":"close_stream","event_id":null}\n\n')
-                self.sessions.pop(key, None)
-                break
-            await response.write(b"data: " + json.dumps(message, separators=(",", ":")).encode() + b"\n\n")
+        session.listening = True
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(session.messages.get(), HEARTBEAT_S)
+                except TimeoutError:
+                    message = {"msg": "heartbeat"}
+                if message is None:
+                    if session.pending:  # a job joined after the last one ended: keep streaming
+                        continue
+                    await response.write(b'data: {"msg":"close_stream","event_id":null}\n\n')
+                    self.sessions.pop(key, None)
+                    break
+                await response.write(
+                    b"data: " + json.dumps(message, separators=(",", ":")).encode() + b"\n\n"
+                )
+        finally:
+            session.listening = False
         return response
 
     async def heartbeat(self, request: web.Request) -> web.StreamResponse:
