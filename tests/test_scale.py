@@ -209,6 +209,32 @@ def test_running_out_of_file_descriptors_is_a_plain_connect_error(replica, trans
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_a_wait_for_a_free_connection_is_not_a_connect_timeout(replica, transport):
+    # One connection and a 0.5 s connect timeout: the second generation waits
+    # for the first one's whole job (at least 1.5 s of sleep on the replica),
+    # which must not count as connecting (aiohttp's connect timeout did).
+    from g4f_flux_plugin import FluxClient
+    from g4f_flux_plugin._retry import RetryPolicy
+    from g4f_flux_plugin._transports import Timeouts
+    from g4f_flux_plugin._transports._aiohttp import AiohttpTransport
+    from g4f_flux_plugin._transports._curl_cffi import CurlCffiTransport
+
+    kind = AiohttpTransport if transport == "aiohttp" else CurlCffiTransport
+    tag = uuid.uuid4().hex[:8]
+    once = RetryPolicy(attempts=1)  # a retry could hide a timed-out wait
+    async with (
+        kind(max_connections=1, timeouts=Timeouts(connect=0.5)) as capped,
+        FluxClient(replica.url, transport=capped, timeout=60, retry_policy=once) as client,
+    ):
+        first = asyncio.create_task(
+            client.image(f"{tag} first [[sleep=1.5]]", width=256, height=256, steps=1)
+        )
+        await wait_for_job_state(replica, f"{tag} first [[sleep=1.5]]", "running", timeout=30)
+        second = await client.image(f"{tag} second", width=256, height=256, steps=1)
+        assert (await first).url and second.url
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
 def test_a_transport_of_any_kind_has_no_small_connection_cap(transport):
     async def caps() -> int:
         made, _ = make_transport(transport)
