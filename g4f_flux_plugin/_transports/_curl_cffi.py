@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from urllib.parse import urlsplit
 
-from curl_cffi import CurlError
+from curl_cffi import CurlError, CurlOpt
 from curl_cffi.requests import AsyncSession
 from curl_cffi.requests import exceptions as curl_errors
 
@@ -200,6 +200,12 @@ class CurlCffiTransport(Transport):
                 # handle is made only when a slot is first used): 10,000
                 # cost about 4 ms and 80 KB, once per session.
                 max_clients=self._max_connections,
+                # libcurl gives every transfer a 64 KiB upload buffer, and an
+                # event stream keeps its transfer while its job is queued;
+                # what is sent here is a small JSON body, so take libcurl's
+                # smallest, 16 KiB: about 107 -> 69 KiB of RSS per waiting
+                # generation at a thousand at once (benchmarks, scale).
+                curl_options={CurlOpt.UPLOAD_BUFFERSIZE: 16 * 1024},
             )
         return self._session
 
