@@ -162,18 +162,21 @@ _EMFILE_SCRIPT = textwrap.dedent(
             )
             report["warm"] = [describe(outcome) for outcome in outcomes]
             # A new transport (a new session: libcurl's multi handle needs a
-            # descriptor of its own).
+            # descriptor of its own), which must work again once they are back.
             async with FluxClient(root, transport=transport, timeout=60, retry_policy=once) as cold:
                 try:
                     await cold.image("no descriptor left, cold", width=256, height=256, steps=1)
                     report["cold"] = None
                 except Exception as error:
                     report["cold"] = describe(error)
-            for fd in padding:
-                os.close(fd)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-            image = await client.image("descriptors back", width=256, height=256, steps=1)
-            report["recovered"] = image.seed is not None
+                for fd in padding:
+                    os.close(fd)
+                resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+                images = [
+                    await client.image("descriptors back", width=256, height=256, steps=1),
+                    await cold.image("descriptors back, cold", width=256, height=256, steps=1),
+                ]
+            report["recovered"] = all(image.seed is not None for image in images)
         report["fds_after_close"] = open_fds()
         print(json.dumps(report))
 
