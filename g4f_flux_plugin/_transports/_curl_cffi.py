@@ -28,6 +28,11 @@ __all__ = ["DEFAULT_MAX_CONNECTIONS", "CurlCffiTransport"]
 DEFAULT_MAX_CONNECTIONS = 10_000
 
 
+def _read_timeout(url: str) -> SpaceConnectionError:
+    where = "/".join(url.split("/", 3)[:3])
+    return SpaceConnectionError(f"{where} sent nothing for too long (read timeout)")
+
+
 def _translate(error: BaseException, url: str) -> Exception:
     where = "/".join(url.split("/", 3)[:3])
     host = urlsplit(url).hostname or ""
@@ -35,7 +40,7 @@ def _translate(error: BaseException, url: str) -> Exception:
     if reason is not None:
         return SpaceConnectError(f"cannot connect to {where}: {reason}")
     if isinstance(error, curl_errors.Timeout):
-        return SpaceConnectionError(f"{where} sent nothing for too long (read timeout)")
+        return _read_timeout(url)
     code = getattr(error, "code", None)
     detail = _BROKEN.get(int(code)) if isinstance(code, int) else None
     return SpaceConnectionError(f"connection to {where} broke: {detail or type(error).__name__}")
@@ -93,18 +98,29 @@ def _connect_reason(error: BaseException, host: str) -> str | None:
 
 
 class _CurlResponse(Response):
-    def __init__(self, response, url: str) -> None:
+    def __init__(self, response, url: str, read: float) -> None:
         self._response = response
         self.status = response.status_code
         self.headers = {key.lower(): value for key, value in response.headers.items()}
         self.url = url
+        self._read = read
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         try:
             # aclosing: curl_cffi's generator must be closed with ours, not
             # left to a finalizer task when the caller stops early.
             async with aclosing(self._response.aiter_content()) as chunks:
-                async for chunk in chunks:
+                while True:
+                    # The bound on silence is kept here, not by libcurl (see
+                    # CurlCffiTransport.request): a timer that moves only when
+                    # a chunk arrives.
+                    try:
+                        async with asyncio.timeout(self._read):
+                            chunk = await anext(chunks)
+                    except StopAsyncIteration:
+                        return
+                    except TimeoutError:
+                        raise _read_timeout(self.url) from None
                     yield chunk
         except (CurlError, OSError) as error:
             raise _translate(error, self.url) from error
@@ -189,9 +205,9 @@ class CurlCffiTransport(Transport):
     def _get_session(self) -> AsyncSession:
         if self._session is None:
             self._session = AsyncSession(
-                # (connect, read): for streams curl_cffi turns read into a
-                # low-speed limit, i.e. a bound on silence, not on the total.
-                timeout=(self._timeouts.connect, self._timeouts.read),
+                # Every request passes its own timeout (see request()); the
+                # connect timeout is libcurl's, set below for all of them.
+                timeout=None,
                 proxy=self._proxy,
                 allow_redirects=False,
                 impersonate=self._impersonate,
@@ -205,7 +221,10 @@ class CurlCffiTransport(Transport):
                 # what is sent here is a small JSON body, so take libcurl's
                 # smallest, 16 KiB: about 107 -> 69 KiB of RSS per waiting
                 # generation at a thousand at once (benchmarks, scale).
-                curl_options={CurlOpt.UPLOAD_BUFFERSIZE: 16 * 1024},
+                curl_options={
+                    CurlOpt.UPLOAD_BUFFERSIZE: 16 * 1024,
+                    CurlOpt.CONNECTTIMEOUT_MS: int(self._timeouts.connect * 1000),
+                },
             )
         return self._session
 
@@ -225,9 +244,13 @@ class CurlCffiTransport(Transport):
         session = self._get_session()
         if not self._keep_cookies:
             session.cookies.clear()  # a shared transport carries no caller's cookies to another
-        # With a timeout, not streamed: curl_cffi turns a stream's timeout into
-        # a low-speed limit of whole seconds, while a plain transfer gets
-        # libcurl's exact total timeout, after which libcurl aborts it.
+        # With a timeout, not streamed: a plain transfer gets libcurl's exact
+        # total timeout, after which libcurl aborts it. A stream gets 0: no
+        # limit from libcurl, whose bound on silence (curl_cffi makes it a
+        # low-speed limit) wakes every waiting transfer once a second, which
+        # costs CPU with a thousand queued jobs and nothing moving; this
+        # transport bounds the silence with asyncio timers instead, for the
+        # headers here and for each chunk in _CurlResponse.
         streamed = timeout is None
         task = asyncio.ensure_future(
             session.request(
@@ -237,12 +260,16 @@ class CurlCffiTransport(Transport):
                 data=content,
                 stream=streamed,
                 allow_redirects=False,
-                **({} if streamed else {"timeout": timeout}),
+                timeout=0 if streamed else timeout,
             )
         )
         self._track(task)
         try:
-            response = await asyncio.shield(task)
+            # curl_cffi hands a stream over with its first body byte.
+            response = await asyncio.wait_for(asyncio.shield(task), self._timeouts.read if streamed else None)
+        except TimeoutError:  # ours (wait_for); an OSError, so caught before those
+            self._abandon(task)
+            raise _read_timeout(url) from None
         except (CurlError, OSError) as error:
             if _BAD_MULTI in str(error) and self._session is session:
                 # Made while out of descriptors: no transfer ever ran on it.
@@ -254,9 +281,20 @@ class CurlCffiTransport(Transport):
         except asyncio.CancelledError:
             # The caller gave up (a deadline): the transfer is aborted as soon
             # as curl_cffi hands it over (with its first body byte).
-            self._abandoned.add(task)
+            self._abandon(task)
             raise
-        return _CurlResponse(response, url) if streamed else _ReadCurlResponse(response, url)
+        if not streamed:
+            return _ReadCurlResponse(response, url)
+        return _CurlResponse(response, url, self._timeouts.read)
+
+    def _abandon(self, task: asyncio.Future) -> None:
+        self._abandoned.add(task)
+        if task.done() and not task.cancelled() and task.exception() is None:
+            # It finished as we stopped waiting: nobody will read its stream.
+            self._abandoned.discard(task)
+            stream_task = task.result().astream_task
+            if stream_task is not None:
+                stream_task.cancel()
 
     def _track(self, task: asyncio.Future) -> None:
         self._stream_tasks.add(task)
