@@ -11,7 +11,8 @@ per N:
 3. the time until all N are in the server's queue, joined and listening,
    from the server's record (wall clock of the one machine), bounded;
 4. while nothing moves: RSS and descriptors per waiting generation, and the
-   CPU the worker spends over ``IDLE_S`` seconds of waiting;
+   CPU the worker spends over ``IDLE_S`` seconds of waiting (from
+   ``SETTLE_S`` after all are queued);
 5. the server is released (``JOB_MS`` per job, one at a time); each
    generation's image URL reaching the caller is stamped, and the server's
    job end is subtracted (median and p99); CPU per generation is the
@@ -45,6 +46,7 @@ from stats import fmt, quantile
 
 JOB_MS = 5.0
 IDLE_S = 3.0
+SETTLE_S = 1.0  # after all are queued, before the idle window: the last answers are still being read
 QUEUED_BOUND_S = 20.0  # the longest the worker waits for all N to be queued while the server holds
 STALL_S = 3.0  # ... or for the queued count to move at all (gradio_client's 40 threads stop at 40)
 ALL_QUEUED_TARGET_S = 2.0
@@ -174,6 +176,7 @@ async def worker(url: str, name: str, count: int) -> dict[str, Any]:
         tasks = await _ask_all(contender, batch, done, errors)
         queued, everyone = await _wait_queued(url, count)
         rss_waiting, fds_waiting = _rss_kib(), _fds()
+        await asyncio.sleep(SETTLE_S)
         cpu_idle_start = _cpu_s()
         await asyncio.sleep(IDLE_S)
         idle_cpu_ms = (_cpu_s() - cpu_idle_start) * 1000
@@ -326,7 +329,8 @@ def render(results: list[dict[str, Any]], plan: Plan) -> str:
         "*All queued*: from asking to the last job joined and listening, by the server's record "
         f"(bounded at {QUEUED_BOUND_S:g} s, or {STALL_S:g} s without progress). *RSS* and *fds*: "
         "while all wait, minus before asking, per waiting generation (fds: in total). "
-        f"*Idle CPU*: the worker's CPU over {IDLE_S:g} s of waiting with nothing moving. *CPU/gen*: "
+        f"*Idle CPU*: the worker's CPU over {IDLE_S:g} s of waiting with nothing moving ({SETTLE_S:g} s "
+        "after all are queued; the clock ticks by 10 ms). *CPU/gen*: "
         "the worker's CPU from asking to the last image, idle window left out, over N. *Job end to "
         "image*: the server's job end to the image's URL reaching the caller. Each worker raises its "
         "soft RLIMIT_NOFILE to its hard limit (at most 65,536): "
