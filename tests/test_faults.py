@@ -532,7 +532,7 @@ async def test_transports_have_no_total_timeout():
 
         session = transport._get_session()
         # No total; libcurl keeps the connect timeout, the transport the 45 s bound on silence.
-        assert session.timeout is None and session.curl_options[CurlOpt.CONNECTTIMEOUT_MS] == 10_000
+        assert session.timeout == 0 and session.curl_options[CurlOpt.CONNECTTIMEOUT_MS] == 10_000
         assert transport._timeouts.read == 45
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Mapping
 
 import aiohttp
@@ -54,12 +55,11 @@ def _origin(url: str) -> tuple[str, str]:
     return f"{parsed.scheme}://{host}:{parsed.port}", parsed.host
 
 
-def _ssl_setting(verify: bool | str):
+def _ssl_setting(verify: bool | str) -> bool | ssl.SSLContext:
     if verify is True:
         return True
     if verify is False:
         return False
-    import ssl
 
     return ssl.create_default_context(cafile=verify)
 
@@ -156,7 +156,6 @@ class AiohttpTransport(Transport):
         content: bytes | None = None,
         timeout: float | None = None,
     ) -> Response:
-        options = {} if timeout is None else {"timeout": self._client_timeout(timeout)}
         try:
             response = await self._get_session().request(
                 method,
@@ -165,7 +164,7 @@ class AiohttpTransport(Transport):
                 data=content,
                 proxy=self._proxy,
                 allow_redirects=False,
-                **options,
+                timeout=self._client_timeout(timeout),  # None: the session's own
             )
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise _translate(error, url) from error

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
+from typing import Any
 from urllib.parse import urlsplit
 
 from curl_cffi import CurlError, CurlOpt
@@ -199,15 +200,15 @@ class CurlCffiTransport(Transport):
         self._timeouts = timeouts
         self._impersonate = impersonate
         self._session: AsyncSession | None = None
-        self._stream_tasks: set[asyncio.Future] = set()
-        self._abandoned: set[asyncio.Future] = set()  # requests whose caller stopped waiting
+        self._stream_tasks: set[asyncio.Future[Any]] = set()
+        self._abandoned: set[asyncio.Future[Any]] = set()  # requests whose caller stopped waiting
 
     def _get_session(self) -> AsyncSession:
         if self._session is None:
             self._session = AsyncSession(
                 # Every request passes its own timeout (see request()); the
                 # connect timeout is libcurl's, set below for all of them.
-                timeout=None,
+                timeout=0,  # curl_cffi: none
                 proxy=self._proxy,
                 allow_redirects=False,
                 impersonate=self._impersonate,
@@ -287,7 +288,7 @@ class CurlCffiTransport(Transport):
             return _ReadCurlResponse(response, url)
         return _CurlResponse(response, url, self._timeouts.read)
 
-    def _abandon(self, task: asyncio.Future) -> None:
+    def _abandon(self, task: asyncio.Future[Any]) -> None:
         self._abandoned.add(task)
         if task.done() and not task.cancelled() and task.exception() is None:
             # It finished as we stopped waiting: nobody will read its stream.
@@ -296,11 +297,11 @@ class CurlCffiTransport(Transport):
             if stream_task is not None:
                 stream_task.cancel()
 
-    def _track(self, task: asyncio.Future) -> None:
+    def _track(self, task: asyncio.Future[Any]) -> None:
         self._stream_tasks.add(task)
         task.add_done_callback(self._request_done)
 
-    def _request_done(self, task: asyncio.Future) -> None:
+    def _request_done(self, task: asyncio.Future[Any]) -> None:
         self._stream_tasks.discard(task)
         abandoned = task in self._abandoned
         self._abandoned.discard(task)
