@@ -52,6 +52,7 @@ class Plan:
     replica_concurrency: int = 64
     net_reps: int = 10  # sequential generations per contender and link
     cold_runs: int = 7  # fresh processes per command and link
+    scale_ns: tuple[int, ...] = (100, 1000, 2000)  # generations at once (scale.py)
 
 
 FULL = Plan()
@@ -69,6 +70,7 @@ QUICK = Plan(
     sse_reps=2,
     net_reps=3,
     cold_runs=1,
+    scale_ns=(20,),
 )
 
 

@@ -211,6 +211,11 @@ class GradioClientContender(Contender):
     def _submit(self, seed: int):
         return self._client.submit(PROMPT, seed, False, SIZE, SIZE, STEPS, api_name="/infer").result()
 
+    def submit(self, seed: int) -> Any:
+        """Hand one job to the Client's thread pool; a ``concurrent.futures.Future``
+        of its image URL (or path, when downloading)."""
+        return self._client.submit(PROMPT, seed, False, SIZE, SIZE, STEPS, api_name="/infer")
+
     def one_sync(self, seed: int) -> int:
         path, _seed = self._submit(seed)
         return os.path.getsize(path)

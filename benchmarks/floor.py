@@ -47,8 +47,10 @@ class FloorClient:
     def session(self) -> aiohttp.ClientSession:
         """The session, made on first use (inside the running loop)."""
         if self._session is None:
-            # aiohttp's defaults, as the provider's aiohttp transport uses them.
-            self._session = aiohttp.ClientSession()
+            # aiohttp's defaults but its 100-connection cap, as the provider's
+            # aiohttp transport: an event stream holds a connection while its
+            # job is queued, and the scale section asks for thousands at once.
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         return self._session
 
     async def discover(self) -> FloorClient:

@@ -24,6 +24,10 @@ startup      fresh interpreters: ``import g4f`` with and without the plugin,
              timed within ``site.main()``), and ``g4f-flux --help``.
 sse          MB/s of the plugin's SSE decoder on a recorded Gradio stream,
              beside httpx-sse and a naive split, and a linearity check.
+scale        N generations at once (100, 1,000, 2,000) against a canned
+             Gradio queue that runs one job at a time (``queue_server.py``):
+             time until all are queued, RSS and descriptors per waiting
+             generation, CPU, errors, job end to image.
 
 Everything is reported as medians (with p10/p90) and as ratios between
 contenders measured in the same run: absolute numbers depend on the machine
@@ -48,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling modules,
 import latency
 import memory
 import network
+import scale
 import sse
 import startup
 import throughput
@@ -57,8 +62,8 @@ from contenders import latency_contenders, throughput_contenders
 from report import RunInfo, load_average, page
 from server import Replica
 
-SECTIONS = ("latency", "throughput", "network", "memory", "startup", "sse")
-REPLICA_SECTIONS = {"latency", "throughput", "network", "memory"}
+SECTIONS = ("latency", "throughput", "network", "memory", "startup", "sse", "scale")
+REPLICA_SECTIONS = {"latency", "throughput", "network", "memory", "scale"}
 
 
 async def _latency_and_throughput(replica: Replica, plan: Plan, sections: set[str], seeds: Seeds):
@@ -123,6 +128,9 @@ def measure(plan: Plan, sections: set[str], rtt_ms: float) -> tuple[dict[str, ob
                 _attempt(results, ("network",), lambda: (network.measure(replica, plan, rtt_ms, seeds, ca),))
             if "memory" in sections:
                 _attempt(results, ("memory",), lambda: (memory.measure(replica.url, plan),))
+            if "scale" in sections:
+                # The replica only lends its /config and /info to the canned server.
+                _attempt(results, ("scale",), lambda: (scale.measure(replica.url, plan),))
         finally:
             replica.stop()
             if ca is not None:
@@ -145,10 +153,11 @@ def render(results: dict[str, object], plan: Plan, info: RunInfo) -> str:
         "memory": memory,
         "startup": startup,
         "sse": sse,
+        "scale": scale,
     }
     measured = {name: value for name, value in results.items() if not isinstance(value, SectionFailed)}
     targets, notes, parts = [], [], []
-    for name in ("latency", "throughput", "network", "startup", "sse"):  # the targets table's order
+    for name in ("latency", "throughput", "network", "startup", "sse", "scale"):  # the targets table's order
         if name in measured:
             targets += modules[name].targets(measured[name])
     for name in ("latency", "throughput"):

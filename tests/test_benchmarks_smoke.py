@@ -25,6 +25,7 @@ SECTIONS = (
     "## Memory:",
     "## Start-up",
     "## SSE decoding",
+    "## Scale:",
 )
 RATIO = re.compile(r"^(\d[\d,]*\.\d\dx|n/a)$")
 NUMBER = re.compile(r"^-?\d[\d,]*(\.\d+)?$")
@@ -144,6 +145,16 @@ def test_quick_run_writes_every_section_with_ratios(tmp_path: Path) -> None:
         NUMBER.match(row["round trips the link adds"]) and NUMBER.match(row["connections per run"])
         for row in cold
     )
+
+    scale = {row["contender"]: row for row in _table(report, "## Scale:")}
+    for name in ("provider default aiohttp", "floor queue"):
+        assert name in scale, name
+        assert scale[name]["errors"] == "0", scale[name]
+        # Structural: the quick run's few generations all reach the queue while the server holds.
+        assert scale[name]["all queued"].endswith(" s"), scale[name]
+        for column in ("RSS KiB per waiting", "CPU ms/gen", "job end to image median ms"):
+            assert NUMBER.match(scale[name][column]), (column, scale[name])
+    assert any(row["what"].startswith("scale:") for row in targets)
 
     probes = _table(report, "Measured inside fresh interpreters")
     in_site = next(row["value"] for row in probes if "within `site.main()`" in row["measurement"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .base import Response, Timeouts, Transport
+from .base import DEFAULT_TIMEOUTS, Response, Timeouts, Transport
 
 __all__ = ["TRANSPORT_NAMES", "Response", "Timeouts", "Transport", "make_transport", "transport_name"]
 
@@ -28,7 +28,7 @@ def make_transport(
     choice: str | Transport | None = None,
     *,
     proxy: str | None = None,
-    timeouts: Timeouts = Timeouts(),
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
     keep_cookies: bool = True,
 ) -> tuple[Transport, bool]:
     """Return ``(transport, owned)``; ``owned`` is false for a caller's instance,

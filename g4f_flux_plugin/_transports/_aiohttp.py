@@ -3,25 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncGenerator
-from typing import TYPE_CHECKING, TypedDict
 
 import aiohttp
 
 from .._errors import SpaceConnectError, SpaceConnectionError
 from . import _failures as failures
 from ._failures import os_reason
-from .base import Body, Headers, Method, Response, Seconds, Timeouts, Transport
-
-if TYPE_CHECKING:
-    import ssl
-
-
-class _RequestOptions(TypedDict, total=False):
-    """Per-request settings; absent, the session's own apply."""
-
-    timeout: aiohttp.ClientTimeout
-
+from .base import DEFAULT_TIMEOUTS, Body, Headers, Method, Response, Seconds, Timeouts, Transport
 
 __all__ = ["AiohttpTransport"]
 
@@ -70,7 +60,6 @@ def _ssl_setting(verify: bool | str) -> bool | ssl.SSLContext:
         return True
     if verify is False:
         return False
-    import ssl
 
     return ssl.create_default_context(cafile=verify)
 
@@ -105,6 +94,15 @@ class AiohttpTransport(Transport):
     ``verify`` is ``True`` (the system's CAs), the path of a CA bundle to
     trust instead (a company's TLS proxy, a test CA), or ``False`` (no check:
     never across a network).
+
+    ``max_connections`` caps the connections open at once; the default, 0,
+    sets no cap, so the operating system's descriptor limit is the only one.
+    A Gradio event stream holds its connection for as long as its job waits
+    in the Space's queue, so any cap below the number of generations in
+    flight would keep the next one from even submitting. If a cap is set, a
+    request waiting for a free connection waits without a time limit (the
+    generation's deadline bounds it): the connect timeout bounds only the
+    TCP and TLS handshakes.
     """
 
     name = "aiohttp"
@@ -113,10 +111,14 @@ class AiohttpTransport(Transport):
         self,
         *,
         proxy: str | None = None,
-        timeouts: Timeouts = Timeouts(),
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
         keep_cookies: bool = True,
         verify: bool | str = True,
+        max_connections: int = 0,
     ) -> None:
+        if max_connections < 0:
+            raise ValueError(f"max_connections must be 0 (no cap) or more, not {max_connections}")
+        self._max_connections = max_connections
         self._proxy = proxy
         self._verify = verify
         self._timeouts = timeouts
@@ -127,27 +129,33 @@ class AiohttpTransport(Transport):
         # Created lazily: a ClientSession must be made inside the running loop.
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(
-                    total=None, connect=self._timeouts.connect, sock_read=self._timeouts.read
-                ),
+                timeout=self._client_timeout(None),
                 auto_decompress=True,
                 cookie_jar=None if self._keep_cookies else aiohttp.DummyCookieJar(),
-                connector=aiohttp.TCPConnector(ssl=_ssl_setting(self._verify)),
+                # aiohttp's default (limit=100) would make generation 101
+                # wait for a whole job before it could submit.
+                connector=aiohttp.TCPConnector(ssl=_ssl_setting(self._verify), limit=self._max_connections),
             )
         return self._session
 
-    async def request(
-        self, method: Method, url: str, *, headers: Headers, content: Body = None, timeout: Seconds = None
-    ) -> Response:
-        options: _RequestOptions = (
-            {}
-            if timeout is None
-            else {
-                "timeout": aiohttp.ClientTimeout(
-                    total=timeout, connect=self._timeouts.connect, sock_read=self._timeouts.read
-                )
-            }
+    def _client_timeout(self, total: float | None) -> aiohttp.ClientTimeout:
+        # sock_connect, not connect: aiohttp's connect timeout also counts the
+        # wait for a free connection of the pool, and a request must never
+        # fail for a wait on this side. sock_connect bounds the TCP connect
+        # and the TLS handshake (also to a proxy), which is what it is for.
+        return aiohttp.ClientTimeout(
+            total=total, connect=None, sock_connect=self._timeouts.connect, sock_read=self._timeouts.read
         )
+
+    async def request(
+        self,
+        method: Method,
+        url: str,
+        *,
+        headers: Headers,
+        content: Body = None,
+        timeout: Seconds = None,
+    ) -> Response:
         try:
             response = await self._get_session().request(
                 method,
@@ -156,7 +164,7 @@ class AiohttpTransport(Transport):
                 data=content,
                 proxy=self._proxy,
                 allow_redirects=False,
-                **options,
+                timeout=self._client_timeout(timeout),  # None: the session's own
             )
         except (TimeoutError, aiohttp.ClientError, OSError) as error:
             raise _translate(error, url) from error

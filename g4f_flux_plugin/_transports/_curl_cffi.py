@@ -12,24 +12,24 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from typing import TypedDict
 from urllib.parse import urlsplit
 
-from curl_cffi import CurlError
+from curl_cffi import CurlError, CurlOpt
 from curl_cffi.requests import AsyncSession, Response as CurlResponse, exceptions as curl_errors
 
 from .._errors import SpaceConnectError, SpaceConnectionError
 from . import _failures as failures
-from .base import Body, Headers, Method, Response, Seconds, Timeouts, Transport
+from .base import DEFAULT_TIMEOUTS, Body, Headers, Method, Response, Seconds, Timeouts, Transport
+
+__all__ = ["DEFAULT_MAX_CONNECTIONS", "CurlCffiTransport"]
+
+#: Transfers at once per session unless told otherwise (see CurlCffiTransport).
+DEFAULT_MAX_CONNECTIONS = 10_000
 
 
-class _RequestOptions(TypedDict, total=False):
-    """Per-request settings; absent, the session's own apply."""
-
-    timeout: float
-
-
-__all__ = ["CurlCffiTransport"]
+def _read_timeout(url: str) -> SpaceConnectionError:
+    where = "/".join(url.split("/", 3)[:3])
+    return SpaceConnectionError(f"{where} sent nothing for too long (read timeout)")
 
 
 def _translate(error: BaseException, url: str) -> Exception:
@@ -39,7 +39,7 @@ def _translate(error: BaseException, url: str) -> Exception:
     if reason is not None:
         return SpaceConnectError(f"cannot connect to {where}: {reason}")
     if isinstance(error, curl_errors.Timeout):
-        return SpaceConnectionError(f"{where} sent nothing for too long (read timeout)")
+        return _read_timeout(url)
     code = getattr(error, "code", None)
     detail = _BROKEN.get(int(code)) if isinstance(code, int) else None
     return SpaceConnectionError(f"connection to {where} broke: {detail or type(error).__name__}")
@@ -55,6 +55,9 @@ _NO_CONNECTION = {
     35: "TLS handshake failed",
     97: failures.PROXY,
 }
+# curl_cffi's text when curl_multi_init() failed (CURLM_BAD_HANDLE): the
+# session's AsyncCurl is then unusable for good.
+_BAD_MULTI = "Invalid multi handle"
 _BROKEN = {52: "the server closed the connection without answering", 55: "sending failed", 56: failures.RESET}
 _CERTIFICATE = (51, 58, 60, 77, 83, 90, 91)  # peer verification and certificate problems
 
@@ -63,6 +66,13 @@ def _connect_reason(error: BaseException, host: str) -> str | None:
     text = str(error)
     code = getattr(error, "code", None)
     code = int(code) if isinstance(code, int) else None
+    # libcurl puts strerror in its text ("failed to open socket: Too many open
+    # files"); a multi handle that could not even be made says only that it
+    # is invalid, so ask the system whether descriptors ran out.
+    if "too many open files" in text.lower() or (_BAD_MULTI in text and failures.out_of_descriptors()):
+        return failures.TOO_MANY_FILES
+    if _BAD_MULTI in text:
+        return "curl could not start a transfer (its multi handle is invalid)"
     if isinstance(error, curl_errors.Timeout):
         # curl_cffi maps every CURLE_OPERATION_TIMEDOUT to Timeout; libcurl's
         # text tells the connect phase apart ("Connection timed out after N
@@ -93,18 +103,29 @@ def _transfer_task(response: CurlResponse) -> asyncio.Future[object] | None:
 
 
 class _CurlResponse(Response):
-    def __init__(self, response: CurlResponse, url: str) -> None:
+    def __init__(self, response: CurlResponse, url: str, read: float) -> None:
         self._response = response
         self.status = response.status_code
         self.headers = {key.lower(): value or "" for key, value in response.headers.items()}
         self.url = url
+        self._read = read
 
     async def aiter_bytes(self) -> AsyncGenerator[bytes, None]:
         try:
             # aclosing: curl_cffi's generator must be closed with ours, not
             # left to a finalizer task when the caller stops early.
             async with aclosing(self._response.aiter_content()) as chunks:
-                async for chunk in chunks:
+                while True:
+                    # The bound on silence is kept here, not by libcurl (see
+                    # CurlCffiTransport.request): a timer that moves only when
+                    # a chunk arrives.
+                    try:
+                        async with asyncio.timeout(self._read):
+                            chunk = await anext(chunks)
+                    except StopAsyncIteration:
+                        return
+                    except TimeoutError:
+                        raise _read_timeout(self.url) from None
                     yield chunk
         except (CurlError, OSError) as error:
             raise _translate(error, self.url) from error
@@ -151,6 +172,15 @@ class CurlCffiTransport(Transport):
     fingerprint is shown; ``keep_cookies=False`` sends no stored cookie;
     ``verify`` as :class:`~._aiohttp.AiohttpTransport`'s (a CA bundle path,
     or ``True`` for the system's).
+
+    ``max_connections`` is how many transfers run at once (curl_cffi's
+    ``max_clients``, whose own default, 10, would make the eleventh
+    generation wait for a whole job before it could submit: an event stream
+    holds its transfer while its job waits in the Space's queue). The default,
+    10,000, is far above one process's need (each transfer also takes a file
+    descriptor). A transfer waiting for a free slot waits without a time limit
+    (the generation's deadline bounds it); the connect timeout starts only
+    once it has one.
     """
 
     name = "curl_cffi"
@@ -159,11 +189,15 @@ class CurlCffiTransport(Transport):
         self,
         *,
         proxy: str | None = None,
-        timeouts: Timeouts = Timeouts(),
+        timeouts: Timeouts = DEFAULT_TIMEOUTS,
         impersonate: str | None = "chrome",
         keep_cookies: bool = True,
         verify: bool | str = True,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be 1 or more, not {max_connections}")
+        self._max_connections = max_connections
         self._keep_cookies = keep_cookies
         self._verify = verify
         self._proxy = proxy
@@ -177,19 +211,38 @@ class CurlCffiTransport(Transport):
     def _get_session(self) -> AsyncSession[CurlResponse]:
         if self._session is None:
             self._session = AsyncSession(
-                # (connect, read): for streams curl_cffi turns read into a
-                # low-speed limit, i.e. a bound on silence, not on the total.
-                timeout=(self._timeouts.connect, self._timeouts.read),
+                # Every request passes its own timeout (see request()); the
+                # connect timeout is libcurl's, set below for all of them.
+                timeout=0,  # curl_cffi: none
                 proxy=self._proxy,
                 allow_redirects=False,
                 impersonate=self._impersonate,
                 # A CA bundle's path works (curl's CAINFO); the annotation says bool only.
                 verify=self._verify,  # type: ignore[arg-type]
+                # curl_cffi fills a queue with this many slots up front (a
+                # handle is made only when a slot is first used): 10,000
+                # cost about 4 ms and 80 KB, once per session.
+                max_clients=self._max_connections,
+                # libcurl gives every transfer a 64 KiB upload buffer, and an
+                # event stream keeps its transfer while its job is queued;
+                # what is sent here is a small JSON body, so take libcurl's
+                # smallest, 16 KiB: about 107 -> 69 KiB of RSS per waiting
+                # generation at a thousand at once (benchmarks, scale).
+                curl_options={
+                    CurlOpt.UPLOAD_BUFFERSIZE: 16 * 1024,
+                    CurlOpt.CONNECTTIMEOUT_MS: int(self._timeouts.connect * 1000),
+                },
             )
         return self._session
 
     async def request(
-        self, method: Method, url: str, *, headers: Headers, content: Body = None, timeout: Seconds = None
+        self,
+        method: Method,
+        url: str,
+        *,
+        headers: Headers,
+        content: Body = None,
+        timeout: Seconds = None,
     ) -> Response:
         # curl_cffi starts the transfer's task before the headers arrive; if we
         # are cancelled while waiting for them (a deadline), that task lives on
@@ -198,11 +251,14 @@ class CurlCffiTransport(Transport):
         session = self._get_session()
         if not self._keep_cookies:
             session.cookies.clear()  # a shared transport carries no caller's cookies to another
-        # With a timeout, not streamed: curl_cffi turns a stream's timeout into
-        # a low-speed limit of whole seconds, while a plain transfer gets
-        # libcurl's exact total timeout, after which libcurl aborts it.
+        # With a timeout, not streamed: a plain transfer gets libcurl's exact
+        # total timeout, after which libcurl aborts it. A stream gets 0: no
+        # limit from libcurl, whose bound on silence (curl_cffi makes it a
+        # low-speed limit) wakes every waiting transfer once a second, which
+        # costs CPU with a thousand queued jobs and nothing moving; this
+        # transport bounds the silence with asyncio timers instead, for the
+        # headers here and for each chunk in _CurlResponse.
         streamed = timeout is None
-        options: _RequestOptions = {} if timeout is None else {"timeout": timeout}
         task = asyncio.ensure_future(
             session.request(
                 method,
@@ -211,20 +267,41 @@ class CurlCffiTransport(Transport):
                 data=content,
                 stream=streamed,
                 allow_redirects=False,
-                **options,
+                timeout=0 if streamed else timeout,
             )
         )
         self._track(task)
         try:
-            response = await asyncio.shield(task)
+            # curl_cffi hands a stream over with its first body byte.
+            response = await asyncio.wait_for(asyncio.shield(task), self._timeouts.read if streamed else None)
+        except TimeoutError:  # ours (wait_for); an OSError, so caught before those
+            self._abandon(task)
+            raise _read_timeout(url) from None
         except (CurlError, OSError) as error:
+            if _BAD_MULTI in str(error) and self._session is session:
+                # Made while out of descriptors: no transfer ever ran on it.
+                # Drop it, so the next request (the limit raised, descriptors
+                # freed) makes a working one.
+                self._session = None
+                await session.close()
             raise _translate(error, url) from error
         except asyncio.CancelledError:
             # The caller gave up (a deadline): the transfer is aborted as soon
             # as curl_cffi hands it over (with its first body byte).
-            self._abandoned.add(task)
+            self._abandon(task)
             raise
-        return _CurlResponse(response, url) if streamed else _ReadCurlResponse(response, url)
+        if not streamed:
+            return _ReadCurlResponse(response, url)
+        return _CurlResponse(response, url, self._timeouts.read)
+
+    def _abandon(self, task: asyncio.Future[CurlResponse]) -> None:
+        self._abandoned.add(task)
+        if task.done() and not task.cancelled() and task.exception() is None:
+            # It finished as we stopped waiting: nobody will read its stream.
+            self._abandoned.discard(task)
+            stream_task = _transfer_task(task.result())
+            if stream_task is not None:
+                stream_task.cancel()
 
     def _track(self, task: asyncio.Future[CurlResponse]) -> None:
         self._stream_tasks.add(task)

@@ -12,7 +12,15 @@ import errno
 import socket
 import ssl
 
-__all__ = ["HOST_NOT_FOUND", "REFUSED", "TIMED_OUT", "os_reason", "tls_reason"]
+__all__ = [
+    "HOST_NOT_FOUND",
+    "REFUSED",
+    "TIMED_OUT",
+    "TOO_MANY_FILES",
+    "os_reason",
+    "out_of_descriptors",
+    "tls_reason",
+]
 
 REFUSED = "connection refused (nothing accepts connections there)"
 HOST_NOT_FOUND = "host not found"
@@ -20,6 +28,7 @@ TIMED_OUT = "timed out connecting"
 UNREACHABLE = "network or host unreachable"
 RESET = "connection reset by the server"
 PROXY = "cannot connect through the proxy"
+TOO_MANY_FILES = "too many open files: raise the limit (ulimit -n)"
 
 _BY_ERRNO = {
     errno.ECONNREFUSED: REFUSED,
@@ -28,7 +37,25 @@ _BY_ERRNO = {
     errno.EHOSTUNREACH: UNREACHABLE,
     errno.ECONNRESET: RESET,
     errno.ECONNABORTED: RESET,
+    # Out of descriptors for a new socket: this process (EMFILE) or the whole
+    # system (ENFILE). Many generations at once is the usual cause.
+    errno.EMFILE: TOO_MANY_FILES,
+    errno.ENFILE: TOO_MANY_FILES,
 }
+
+
+def out_of_descriptors() -> bool:
+    """Whether this process can open no more file descriptors right now.
+
+    For libraries that do not say why a socket could not be made: it opens
+    (and closes at once) one socket.
+    """
+    try:
+        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    except OSError as error:
+        return error.errno in (errno.EMFILE, errno.ENFILE)
+    probe.close()
+    return False
 
 
 def tls_reason(host: str, detail: str | None) -> str:

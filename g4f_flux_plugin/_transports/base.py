@@ -26,7 +26,7 @@ from typing import Literal
 
 from .._errors import SpaceProtocolError
 
-__all__ = ["Body", "Headers", "Method", "Response", "Seconds", "Timeouts", "Transport"]
+__all__ = ["DEFAULT_TIMEOUTS", "Body", "Headers", "Method", "Response", "Seconds", "Timeouts", "Transport"]
 
 #: The HTTP methods the client sends (Gradio's API needs no others).
 Method = Literal["GET", "POST"]
@@ -49,6 +49,10 @@ class Timeouts:
 
     connect: float = 10.0
     read: float = 45.0
+
+
+#: The timeouts a transport gets unless told otherwise (immutable, so shared).
+DEFAULT_TIMEOUTS = Timeouts()
 
 
 class Response(ABC):
