@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import inspect
 import io
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from replica import (  # noqa: F401 (for the test modules)
     seed_colour,
 )
 
+from g4f_flux_plugin._retry import RetryPolicy
 from g4f_flux_plugin.providers import BlackForestLabs_Flux1Schnell, FluxImageResponse, FluxProgress
 
 Provider = BlackForestLabs_Flux1Schnell
@@ -168,6 +170,26 @@ async def download(url: str) -> tuple[str, bytes]:
         return response.headers.get("content-type", ""), await response.read()
 
 
+def webp(size: tuple[int, int] = (8, 8), colour: tuple[int, int, int] = (7, 0, 0)) -> bytes:
+    """A small solid WebP, the image a scripted Space hands out."""
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, "WEBP")
+    return out.getvalue()
+
+
+WEBP = webp()
+FAST = RetryPolicy(attempts=3, base=0.001, cap=0.001)  # retries without waiting
+
+
+def sse(*events: tuple[str | None, object]) -> list[bytes]:
+    """Event-stream chunks: ``(event_name or None, data)`` each."""
+    chunks = []
+    for name, data in events:
+        head = f"event: {name}\n" if name else ""
+        chunks.append(f"{head}data: {json.dumps(data)}\n\n".encode())
+    return chunks
+
+
 def assert_image(data: bytes, width: int, height: int, seed: int) -> None:
     """``data`` is a WebP of exactly ``width`` x ``height`` in the replica's colour for ``seed``."""
     with Image.open(io.BytesIO(data)) as image:
@@ -247,15 +269,7 @@ class RecordingProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.requests.append(
-            Recorded(
-                request.method,
-                request.path,
-                request.query_string,
-                {k.lower(): v for k, v in request.headers.items()},
-                body,
-            )
-        )
+        self.requests.append(Recorded.of(request, body))
         if self.respond is not None:
             answer = self.respond(request)
             if inspect.isawaitable(answer):  # a hook may take its time (a front that hangs)

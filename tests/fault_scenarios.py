@@ -200,6 +200,18 @@ class Recorded:
     route: str = ""
     at: float = field(default_factory=time.monotonic)
 
+    @classmethod
+    def of(cls, request: web.Request, body: bytes = b"", route: str = "") -> Recorded:
+        """The record of ``request`` as it arrived (``body``: already read)."""
+        return cls(
+            request.method,
+            request.path,
+            request.query_string,
+            {key.lower(): value for key, value in request.headers.items()},
+            body,
+            route,
+        )
+
     def json(self) -> Any:
         return json.loads(self.body)
 

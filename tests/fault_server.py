@@ -259,16 +259,7 @@ class FaultServer(_ThreadedApp):
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         route = route_of(request.method, request.path, self.prefix)
-        self.requests.append(
-            Recorded(
-                method=request.method,
-                path=request.path,
-                query=request.query_string,
-                headers={key.lower(): value for key, value in request.headers.items()},
-                body=body,
-                route=route,
-            )
-        )
+        self.requests.append(Recorded.of(request, body, route))
         scenario = self.scenario
         rest = request.path[len(self.prefix) :]
         proto = "queue" if "/queue/" in rest else "call"

@@ -220,16 +220,7 @@ class HubEmulator:
 
     # -- routes -----------------------------------------------------------------
     def _record(self, request: web.Request) -> None:
-        self.requests.append(
-            Recorded(
-                request.method,
-                request.path,
-                request.query_string,
-                {k.lower(): v for k, v in request.headers.items()},
-                b"",
-                route="hub",
-            )
-        )
+        self.requests.append(Recorded.of(request, route="hub"))
 
     def _find(self, request: web.Request) -> SpaceScript | web.Response:
         space_id = f"{request.match_info['owner']}/{request.match_info['name']}"

@@ -9,10 +9,10 @@ the proof that this matches Gradio; these pin the decisions in milliseconds.
 from __future__ import annotations
 
 import asyncio
-import json
 from contextlib import aclosing
 
 import pytest
+from _helpers import FAST, WEBP, sse
 from fault_server import gradio_config
 
 from g4f_flux_plugin import (
@@ -24,33 +24,9 @@ from g4f_flux_plugin import (
     SpaceStatusError,
 )
 from g4f_flux_plugin._config import ConfigCache, parse_config
-from g4f_flux_plugin._retry import RetryPolicy
 
 ROOT = "https://space.example"
 TOKEN = "hf_MockTransportToken0123456789"
-FAST = RetryPolicy(attempts=3, base=0.001, cap=0.001)
-
-
-def _webp() -> bytes:
-    import io
-
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (8, 8), (7, 0, 0)).save(out, "WEBP")
-    return out.getvalue()
-
-
-WEBP = _webp()
-
-
-def sse(*events: tuple[str | None, object]) -> list[bytes]:
-    """Event-stream chunks: ``(event_name or None, data)`` each."""
-    chunks = []
-    for name, data in events:
-        head = f"event: {name}\n" if name else ""
-        chunks.append(f"{head}data: {json.dumps(data)}\n\n".encode())
-    return chunks
 
 
 class FakeSpace:

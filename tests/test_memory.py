@@ -37,10 +37,16 @@ def quota(text: str = FREE_QUOTA) -> QuotaExceededError:
     return error
 
 
-def test_a_remembered_quota_counts_down_and_ends():
+def remembering() -> tuple[Clock, SpaceMemory]:
+    """A memory on a test clock that has just remembered the free quota for ROOT and TOKEN."""
     clock = Clock()
     memory = SpaceMemory(clock=clock)
     memory.remember_quota(ROOT, TOKEN, quota())
+    return clock, memory
+
+
+def test_a_remembered_quota_counts_down_and_ends():
+    clock, memory = remembering()
     clock.now += 12.0
     known = memory.known_quota(ROOT, TOKEN)
     assert isinstance(known, QuotaExceededError)
@@ -96,9 +102,7 @@ def test_the_opt_out_remembers_nothing():
 
 
 def test_a_remembered_error_does_not_extend_the_wait():
-    clock = Clock()
-    memory = SpaceMemory(clock=clock)
-    memory.remember_quota(ROOT, TOKEN, quota())
+    clock, memory = remembering()
     clock.now += 100.0
     again = memory.known_quota(ROOT, TOKEN)
     assert again is not None

@@ -23,6 +23,8 @@ gradio/server_messages.py, gradio/routes.py ``simple_predict_get``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from g4f_flux_plugin._config import SpaceConfig, parse_config
@@ -717,6 +719,23 @@ def test_queue_result_refuses_a_malformed_success(message, reason):
 
 
 # -- queue_progress -----------------------------------------------------------------
+def _log(text: str, level: str, duration: float, title: str | None = None, *, id: str) -> Any:
+    """A case of a Gradio ``log`` message (a toast; ``title``: None where the
+    Gradio version sends none) and the event it reads as."""
+    message = {
+        "msg": "log",
+        "event_id": EVENT_ID,
+        "log": text,
+        "level": level,
+        "duration": duration,
+        "visible": True,
+    }
+    if title is not None:
+        message["title"] = title
+    event = ProgressEvent("log", level=level, title=title, message=text, event_id=EVENT_ID)
+    return pytest.param(message, event, id=id)
+
+
 def _progress(*units: dict) -> dict:
     return {"msg": "progress", "event_id": EVENT_ID, "progress_data": list(units)}
 
@@ -797,79 +816,18 @@ def _unit(index, length, unit="steps") -> dict:
             id="5.x-progress-nested",
         ),
         # Captured (6.31): a gr.Info toast as ZeroGPU sends it while waiting for a GPU.
-        pytest.param(
-            {
-                "msg": "log",
-                "event_id": EVENT_ID,
-                "log": "Waiting for a GPU to become available",
-                "level": "info",
-                "duration": 10.0,
-                "visible": True,
-                "title": "ZeroGPU queue",
-            },
-            ProgressEvent(
-                "log",
-                level="info",
-                title="ZeroGPU queue",
-                message="Waiting for a GPU to become available",
-                event_id=EVENT_ID,
-            ),
-            id="6.x-log-info",
-        ),
-        pytest.param(
-            {
-                "msg": "log",
-                "event_id": EVENT_ID,
-                "log": "GPU task is exceeding its requested duration and might be aborted",
-                "level": "warning",
-                "duration": 10.0,
-                "visible": True,
-                "title": "ZeroGPU duration",
-            },
-            ProgressEvent(
-                "log",
-                level="warning",
-                title="ZeroGPU duration",
-                message="GPU task is exceeding its requested duration and might be aborted",
-                event_id=EVENT_ID,
-            ),
+        _log("Waiting for a GPU to become available", "info", 10.0, "ZeroGPU queue", id="6.x-log-info"),
+        _log(
+            "GPU task is exceeding its requested duration and might be aborted",
+            "warning",
+            10.0,
+            "ZeroGPU duration",
             id="6.x-log-warning",
         ),
         # Gradio 5.38 LogMessage: title required, level "success" added.
-        pytest.param(
-            {
-                "msg": "log",
-                "event_id": EVENT_ID,
-                "log": "Successfully acquired a GPU",
-                "level": "success",
-                "duration": 10,
-                "visible": True,
-                "title": "ZeroGPU queue",
-            },
-            ProgressEvent(
-                "log",
-                level="success",
-                title="ZeroGPU queue",
-                message="Successfully acquired a GPU",
-                event_id=EVENT_ID,
-            ),
-            id="5.38-log-success",
-        ),
+        _log("Successfully acquired a GPU", "success", 10, "ZeroGPU queue", id="5.38-log-success"),
         # Gradio 4.44 and 5.0 LogMessage: no title field.
-        pytest.param(
-            {
-                "msg": "log",
-                "event_id": EVENT_ID,
-                "log": "Waiting for a GPU to become available",
-                "level": "info",
-                "duration": 10,
-                "visible": True,
-            },
-            ProgressEvent(
-                "log", level="info", message="Waiting for a GPU to become available", event_id=EVENT_ID
-            ),
-            id="4.44-log-untitled",
-        ),
+        _log("Waiting for a GPU to become available", "info", 10, id="4.44-log-untitled"),
     ],
 )
 def test_queue_progress(message, event):

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from _helpers import (
+    SMALL_CLI,
     TRANSPORTS,
     generate as provider_generate,
     server_jobs,
@@ -354,12 +355,7 @@ async def test_cli_space_by_id_through_the_hub(scenario, replica, home, tmp_path
         space.id,
         "-o",
         "x.webp",
-        "--width",
-        "256",
-        "--height",
-        "256",
-        "--steps",
-        "1",
+        *SMALL_CLI,
         cwd=tmp_path,
         env=_cli_env(home, scenario.hub),
     )

@@ -11,11 +11,11 @@ Hub in front of the real replica tests the same over sockets.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Callable
 from contextlib import aclosing
 
 import pytest
+from _helpers import FAST, WEBP, sse
 from fault_server import gradio_config
 
 from g4f_flux_plugin import (
@@ -41,30 +41,9 @@ from g4f_flux_plugin._states import not_a_gradio_app, stage_outcome
 
 HUB = "https://hub.example"
 TOKEN = "hf_SpacesMockToken0123456789"
-FAST = RetryPolicy(attempts=3, base=0.001, cap=0.001)
 
-
-def _webp() -> bytes:
-    import io
-
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (8, 8), (7, 0, 0)).save(out, "WEBP")
-    return out.getvalue()
-
-
-WEBP = _webp()
 IN_ERROR = b"Your space is in error, check its status on hf.co"
 QUOTA = "You have exceeded your free ZeroGPU quota (60s requested vs. 13s left). Try again in 0:05:12."
-
-
-def sse(*events: tuple[str | None, object]) -> list[bytes]:
-    chunks = []
-    for name, data in events:
-        head = f"event: {name}\n" if name else ""
-        chunks.append(f"{head}data: {json.dumps(data)}\n\n".encode())
-    return chunks
 
 
 class Space:

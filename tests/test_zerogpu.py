@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _helpers import PROTOCOLS, TRANSPORTS, unique
+from _helpers import PROTOCOLS, SMALL_CLI, TRANSPORTS, unique
 from hf_front import FREE_TOKEN, PRO_TOKEN, REJECTED_REASON, REJECTED_TOKEN, HFFront, plans
 from replica_zerogpu import CGROUP_LINE, DURATION_WARNING_MARKER, WORKER_ABORT_MARKER
 from zerogpu_scheduler import Answer, Grant, Queue, Quota, SchedulerEmulator, Status
@@ -462,12 +462,7 @@ async def test_cli_prints_the_token_warning_under_quiet(front, tmp_path):
         "a lighthouse",
         "--api-base",
         front.url,
-        "--width",
-        "256",
-        "--height",
-        "256",
-        "--steps",
-        "1",
+        *SMALL_CLI,
         "--out-dir",
         str(tmp_path),
         "-q",
