@@ -120,6 +120,12 @@ def _completed(output: dict, success: bool, title: str | None = None, generation
     return message
 
 
+def _gr_error(text: str, generation: str) -> dict:
+    """The failed ``process_completed`` of a ``gr.Error(text)`` as Gradio 4.44 and 5.0
+    send it: ``str(error)``, which is ``repr(text)``, and no title."""
+    return _completed({"error": repr(text), "duration": 10, "visible": True}, False, generation=generation)
+
+
 def _check_error(error: BaseException, cls: type, message, title, text: str, retry_after=None) -> None:
     assert type(error) is cls
     assert error.message == message
@@ -568,9 +574,7 @@ def test_queue_result_success(config, message, url):
         # repr(message): the quotes are Gradio's, not the Space's. No title anywhere,
         # so a quota is told by its text, and gets ZeroGPU's title.
         pytest.param(
-            _completed(
-                {"error": repr(QUOTA_TEXT), "duration": 10, "visible": True}, False, generation="4.44"
-            ),
+            _gr_error(QUOTA_TEXT, "4.44"),
             QuotaExceededError,
             QUOTA_WORDS,
             QUOTA_TITLE,
@@ -579,17 +583,10 @@ def test_queue_result_success(config, message, url):
             id="4.44-quota-quoted",
         ),
         pytest.param(
-            _completed(
-                {
-                    "error": repr(
-                        "You have exceeded your GPU quota (60s requested vs. 56s left). "
-                        "Sign-up on Hugging Face to get more quotas or retry in 0:06:53"
-                    ),
-                    "duration": 10,
-                    "visible": True,
-                },
-                False,
-                generation="4.44",
+            _gr_error(
+                "You have exceeded your GPU quota (60s requested vs. 56s left). "
+                "Sign-up on Hugging Face to get more quotas or retry in 0:06:53",
+                "4.44",
             ),
             QuotaExceededError,
             "You have exceeded your GPU quota (60s requested vs. 56s left). "
@@ -601,11 +598,7 @@ def test_queue_result_success(config, message, url):
             id="4.44-quota-older-wording",
         ),
         pytest.param(
-            _completed(
-                {"error": repr("No GPU was available after 60s"), "duration": 10, "visible": True},
-                False,
-                generation="4.44",
-            ),
+            _gr_error("No GPU was available after 60s", "4.44"),
             # No title on 4.44: the text says it is ZeroGPU's GPU-queue timeout.
             SpaceBusyError,
             "No GPU was available after 60s",
@@ -616,11 +609,7 @@ def test_queue_result_success(config, message, url):
         ),
         # repr() picks double quotes for a message with an apostrophe.
         pytest.param(
-            _completed(
-                {"error": repr("can't allocate the GPU"), "duration": 10, "visible": True},
-                False,
-                generation="5.0",
-            ),
+            _gr_error("can't allocate the GPU", "5.0"),
             SpaceError,
             "can't allocate the GPU",
             None,
