@@ -280,7 +280,12 @@ class FluxClient:
         """
         budget = self.timeout if timeout is None else _budget(timeout)
         deadline = asyncio.get_running_loop().time() + budget
-        spaces = SpaceList(self.spaces, partial(self._connect, deadline), memory=self.space_memory)
+        spaces = SpaceList(
+            self.spaces,
+            partial(self._connect, deadline),
+            memory=self.space_memory,
+            token=self._explicit_token or self._saved_token,
+        )
         ended: set[int] = set()
         stream = run_jobs(spaces, requests)
         try:

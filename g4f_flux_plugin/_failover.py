@@ -39,11 +39,11 @@ log = logging.getLogger(__package__)
 class UnavailableMemory(Protocol):
     """What :class:`SpaceList` needs of a memory of unavailable Spaces."""
 
-    def remember_unavailable(self, space: str, error: SpaceUnavailableError) -> None:
-        """Note that ``space`` (an id or a root URL) cannot run jobs now."""
+    def remember_unavailable(self, space: str, token: str | None, error: SpaceUnavailableError) -> None:
+        """Note that ``space`` (an id or a root URL) cannot run jobs for ``token`` now."""
 
-    def known_unavailable(self, space: str) -> SpaceUnavailableError | None:
-        """The error ``space`` failed with in the last minute, else ``None``."""
+    def known_unavailable(self, space: str, token: str | None) -> SpaceUnavailableError | None:
+        """The error ``space`` failed with for ``token`` in the last minute, else ``None``."""
 
 
 def moves_on(error: BaseException) -> bool:
@@ -89,7 +89,8 @@ class SpaceList:
     ``connect(ref)`` makes the :class:`SpaceClient` of a Space (resolving an
     id through the Hub); it is called once per Space and kept for the
     generations of this list. ``memory`` remembers unavailable Spaces (by
-    id or root) for a minute; ``None`` remembers nothing.
+    id or root, and ``token``: the caller's, whose view of private Spaces
+    differs from another's) for a minute; ``None`` remembers nothing.
     """
 
     def __init__(
@@ -97,12 +98,14 @@ class SpaceList:
         spaces: Sequence[SpaceRef],
         connect: Callable[[SpaceRef], Awaitable[SpaceClient]],
         memory: UnavailableMemory | None = None,
+        token: str | None = None,
     ) -> None:
         if not spaces:
             raise ValueError("no Space to try")
         self.spaces = tuple(spaces)
         self._connect = connect
         self.memory = memory
+        self._token = token
         self._clients: dict[SpaceRef, SpaceClient] = {}
         self._lock = asyncio.Lock()  # concurrent jobs resolve an id once
 
@@ -146,9 +149,10 @@ class SpaceList:
         raise most_useful(failures)
 
     # The memory is keyed by the Space's label (its id, else its root URL):
-    # an id's root is not known before the Hub is asked.
+    # an id's root is not known before the Hub is asked. And by the caller's
+    # token: a Space private to one token is missing to another.
     def _remembered(self, ref: SpaceRef) -> SpaceUnavailableError | None:
-        known = None if self.memory is None else self.memory.known_unavailable(ref.label)
+        known = None if self.memory is None else self.memory.known_unavailable(ref.label, self._token)
         if known is None:
             return None
         # A new error each time: a raised exception collects notes and frames.
@@ -156,4 +160,4 @@ class SpaceList:
 
     def _remember(self, ref: SpaceRef, error: BaseException) -> None:
         if self.memory is not None and isinstance(error, SpaceUnavailableError):
-            self.memory.remember_unavailable(ref.label, error)
+            self.memory.remember_unavailable(ref.label, self._token, error)

@@ -15,7 +15,10 @@ this process). Time is a monotonic clock, which a test may replace.
 
 And unavailable Spaces: one found paused, failed, missing or private
 (:class:`~._errors.SpaceUnavailableError`) is remembered for a minute, so a
-list of Spaces skips it at once meanwhile (see :mod:`._failover`).
+list of Spaces skips it at once meanwhile (see :mod:`._failover`). It is
+remembered per token too: a Space private to one token is missing to every
+other, and a token must not be barred from a Space it can reach because
+another token could not.
 
 Owned like :class:`~._config.ConfigCache`: a class attribute of
 :class:`~._client.FluxClient` and of the g4f provider, which their clients
@@ -81,7 +84,7 @@ class SpaceMemory:
         self._secret = os.urandom(32)
         self._lock = threading.Lock()
         self._quotas: dict[tuple[str, str], _Quota] = {}
-        self._unavailable: dict[str, tuple[SpaceUnavailableError, float]] = {}
+        self._unavailable: dict[tuple[str, str], tuple[SpaceUnavailableError, float]] = {}
 
     def __repr__(self) -> str:  # keys are hashes, but even those stay out of reprs
         return f"<SpaceMemory quotas={len(self._quotas)} unavailable={len(self._unavailable)}>"
@@ -148,15 +151,16 @@ class SpaceMemory:
             self._quotas.pop(self._key(root, token), None)
 
     # -- unavailable Spaces ---------------------------------------------------
-    def remember_unavailable(self, space: str, error: SpaceUnavailableError) -> None:
+    def remember_unavailable(self, space: str, token: str | None, error: SpaceUnavailableError) -> None:
         """Remember for :data:`UNAVAILABLE_FOR` seconds that ``space`` (an id
-        or a root URL) cannot run jobs, and why."""
+        or a root URL) cannot run jobs for ``token``, and why."""
         with self._lock:
-            self._unavailable[space.rstrip("/")] = (error, self.clock() + UNAVAILABLE_FOR)
+            self._unavailable[self._key(space, token)] = (error, self.clock() + UNAVAILABLE_FOR)
 
-    def known_unavailable(self, space: str) -> SpaceUnavailableError | None:
-        """The error ``space`` was found unavailable with in the last minute, else ``None``."""
-        key = space.rstrip("/")
+    def known_unavailable(self, space: str, token: str | None) -> SpaceUnavailableError | None:
+        """The error ``space`` was found unavailable with for ``token`` in the
+        last minute, else ``None``."""
+        key = self._key(space, token)
         with self._lock:
             known = self._unavailable.get(key)
             if known is None:

@@ -451,15 +451,52 @@ def test_an_unavailable_space_is_remembered_for_a_minute():
     now = [100.0]
     memory = SpaceMemory(clock=lambda: now[0])
     error = SpaceUnavailableError("paused by its owner", "PAUSED")
-    memory.remember_unavailable("o/p", error)
-    assert memory.known_unavailable("o/p") is error and memory.known_unavailable("o/other") is None
+    memory.remember_unavailable("o/p", None, error)
+    assert (
+        memory.known_unavailable("o/p", None) is error and memory.known_unavailable("o/other", None) is None
+    )
     now[0] += 59.0
-    assert memory.known_unavailable("o/p") is error
+    assert memory.known_unavailable("o/p", None) is error
     now[0] += 1.0
-    assert memory.known_unavailable("o/p") is None  # a minute later, asked again
-    memory.remember_unavailable("https://a.example/", error)
+    assert memory.known_unavailable("o/p", None) is None  # a minute later, asked again
+    memory.remember_unavailable("https://a.example/", None, error)
     memory.clear()
-    assert memory.known_unavailable("https://a.example") is None
+    assert memory.known_unavailable("https://a.example", None) is None
+
+
+def test_an_unavailable_space_is_remembered_for_its_token_alone():
+    # A Space private to one token is missing to every other: another token
+    # (or none) still asks it, and the token is not kept in the memory.
+    memory = SpaceMemory()
+    missing = SpaceUnavailableError("o/p was not found, or is private", "MISSING")
+    memory.remember_unavailable("o/p", None, missing)
+    assert memory.known_unavailable("o/p", None) is missing
+    assert memory.known_unavailable("o/p", "hf_owner") is None
+    memory.remember_unavailable("o/q", "hf_other", missing)
+    assert memory.known_unavailable("o/q", "hf_other") is missing
+    assert memory.known_unavailable("o/q", "hf_owner") is None
+    assert "hf_other" not in repr(vars(memory))
+
+
+async def test_a_space_private_to_a_token_is_not_barred_from_it_by_an_anonymous_miss():
+    space = Space("https://private.hf.example")
+    hub = Hub({"o/private": space.root})
+    hub_world = world(hub, space)
+
+    def handle(request):  # the Hub shows the Space to its owner's token alone
+        if request.url.startswith(HUB + "/") and request.headers.get("authorization") != f"Bearer {TOKEN}":
+            return MockResponse(404, json={"error": "Repository not found"})
+        return hub_world(request)
+
+    memory = SpaceMemory()
+    anonymous, _ = flux_for(handle, "o/private", space_memory=memory)
+    with pytest.raises(SpaceUnavailableError, match="not found"):
+        await anonymous.image("a fox")
+    with pytest.raises(SpaceUnavailableError, match="seen recently"):
+        await anonymous.image("a fox")  # remembered for this caller
+    owner, _ = flux_for(handle, "o/private", space_memory=memory, token=TOKEN)
+    image = await owner.image("a fox")
+    assert image.space == "o/private"
 
 
 async def test_a_waking_space_given_by_url_alone_is_retried_until_the_deadline():
