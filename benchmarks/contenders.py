@@ -156,16 +156,18 @@ class FloorContender(Contender):
 
     group = "floor"
 
-    def __init__(self, url: str, protocol: str, name: str | None = None) -> None:
+    def __init__(self, url: str, protocol: str, name: str | None = None, *, over: str = "aiohttp") -> None:
         self.url = url
         self.protocol = protocol
-        self.name = name or f"floor {protocol}"
+        self.over = over
+        self.name = name or (f"floor {protocol}" if over == "aiohttp" else f"floor {protocol} {over}")
         self._client = None
 
     async def setup(self) -> None:
-        from floor import FloorClient
+        from floor import CurlFloorClient, FloorClient
 
-        self._client = await FloorClient(self.url).discover()
+        client = CurlFloorClient(self.url) if self.over == "curl_cffi" else FloorClient(self.url)
+        self._client = await client.discover()
 
     async def one(self, seed: int) -> int:
         return len(await self._client.download(await self.image_url(seed)))

@@ -11,6 +11,12 @@ retries, no limits, no cancel, no progress, no typed errors, no SSE decoder
 ``queue`` protocol: POST {prefix}/queue/join -> GET {prefix}/queue/data
                     (event stream, read to its end) -> GET the file.
 
+:class:`CurlFloorClient` makes the same exchanges over one curl_cffi
+session set up as the provider's curl_cffi transport sets up its own (Chrome
+impersonation, 16 KiB upload buffer, no cap on transfers): the scale section
+uses it to tell what a waiting generation costs in libcurl itself from what
+the provider adds.
+
 The Space's ``fn_index``/``trigger_id``/``api_prefix`` are read from
 ``/config`` once, by :meth:`FloorClient.discover`, outside any timing.
 
@@ -24,10 +30,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import aiohttp
 
-__all__ = ["FloorClient"]
+__all__ = ["CurlFloorClient", "FloorClient"]
 
 _CALL_MARK = b"event: complete\ndata: "
 _QUEUE_MARK = b'"msg":"process_completed"'
@@ -53,10 +60,19 @@ class FloorClient:
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         return self._session
 
+    async def get(self, url: str) -> bytes:
+        """The whole body of ``GET url``."""
+        async with self.session.get(url) as response:
+            return await response.read()
+
+    async def post_json(self, url: str, payload: dict) -> bytes:
+        """The whole body of ``POST url`` with ``payload`` as JSON."""
+        async with self.session.post(url, json=payload) as response:
+            return await response.read()
+
     async def discover(self) -> FloorClient:
         """Read api_prefix, fn_index and trigger_id of ``infer`` from /config (once)."""
-        async with self.session.get(f"{self.root}/config") as response:
-            config = await response.json()
+        config = json.loads(await self.get(f"{self.root}/config"))
         self.prefix = config.get("api_prefix") or ""
         for index, dependency in enumerate(config["dependencies"]):
             if dependency.get("api_name") == "infer":
@@ -69,18 +85,14 @@ class FloorClient:
     async def call_url(self, data: list) -> str:
         """One generation over the ``/call/`` protocol, up to the image's URL."""
         base = f"{self.root}{self.prefix}/call/infer"
-        session = self.session
-        async with session.post(base, json={"data": data}) as response:
-            event_id = (await response.json())["event_id"]
-        async with session.get(f"{base}/{event_id}") as response:
-            body = await response.read()  # the server closes after complete
+        event_id = json.loads(await self.post_json(base, {"data": data}))["event_id"]
+        body = await self.get(f"{base}/{event_id}")  # the server closes after complete
         start = body.rindex(_CALL_MARK) + len(_CALL_MARK)
         output = json.loads(body[start : body.index(b"\n", start)])
         return output[0]["url"]
 
     async def queue_url(self, data: list) -> str:
         """One generation over the queue protocol (join + data), up to the image's URL."""
-        session = self.session
         session_hash = uuid.uuid4().hex[:12]
         payload = {
             "data": data,
@@ -89,11 +101,9 @@ class FloorClient:
             "trigger_id": self.trigger_id,
             "session_hash": session_hash,
         }
-        async with session.post(f"{self.root}{self.prefix}/queue/join", json=payload) as response:
-            await response.read()
+        await self.post_json(f"{self.root}{self.prefix}/queue/join", payload)
         url = f"{self.root}{self.prefix}/queue/data?session_hash={session_hash}"
-        async with session.get(url) as response:
-            body = await response.read()  # ends with close_stream, then the server closes
+        body = await self.get(url)  # ends with close_stream, then the server closes
         mark = body.index(_QUEUE_MARK)
         start = body.rindex(b"data: ", 0, mark) + 6
         message = json.loads(body[start : body.index(b"\n", start)])
@@ -113,14 +123,47 @@ class FloorClient:
 
     async def download(self, url: str) -> bytes:
         """The file at ``url``, over the same session."""
-        async with self.session.get(url) as response:
-            return await response.read()
+        return await self.get(url)
 
     async def aclose(self) -> None:
         """Close the session."""
         if self._session is not None:
             session, self._session = self._session, None
             await session.close()
+
+
+class CurlFloorClient(FloorClient):
+    """The floor's exchanges over one curl_cffi ``AsyncSession``, made as the
+    provider's curl_cffi transport makes its own."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__(root)
+        self._curl: Any = None
+
+    @property
+    def curl(self) -> Any:
+        """The session, made on first use (inside the running loop)."""
+        if self._curl is None:
+            from curl_cffi import CurlOpt
+            from curl_cffi.requests import AsyncSession
+
+            self._curl = AsyncSession(
+                impersonate="chrome",
+                max_clients=10_000,
+                curl_options={CurlOpt.UPLOAD_BUFFERSIZE: 16 * 1024},
+            )
+        return self._curl
+
+    async def get(self, url: str) -> bytes:
+        return bytes((await self.curl.get(url, timeout=0)).content)
+
+    async def post_json(self, url: str, payload: dict) -> bytes:
+        return bytes((await self.curl.post(url, json=payload, timeout=0)).content)
+
+    async def aclose(self) -> None:
+        if self._curl is not None:
+            curl, self._curl = self._curl, None
+            await curl.close()
 
 
 async def _one_job(root: str, protocol: str, output: str, data: list) -> None:

@@ -55,8 +55,11 @@ TARGET_N = 1000
 
 
 def contender_names() -> list[str]:
-    """The provider on the default path per transport, the floor, gradio_client."""
-    names = [f"provider default {kind}" for kind in transports()] + ["floor queue"]
+    """The provider on the default path per transport, the floor (over aiohttp,
+    and over curl_cffi as the curl_cffi transport sets it up), gradio_client."""
+    kinds = transports()
+    names = [f"provider default {kind}" for kind in kinds] + ["floor queue"]
+    names += ["floor queue curl_cffi"] if "curl_cffi" in kinds else []
     return names + (["gradio_client"] if available("gradio_client") else [])
 
 
@@ -103,6 +106,8 @@ def _make(url: str, name: str) -> Any:
         return ProviderContender(url, None, None, False, name=name)
     if name == "floor queue":
         return FloorContender(url, "queue")
+    if name == "floor queue curl_cffi":
+        return FloorContender(url, "queue", over="curl_cffi")
     return GradioClientContender(url, download=False)
 
 
@@ -305,11 +310,17 @@ def targets(results: list[dict[str, Any]]) -> list[Target]:
             )
         )
         rss = r["rss_per_waiting_kib"]
+        # The floor over the same library: what a waiting generation costs
+        # before any of the provider's code.
+        floor_name = "floor queue" if kind == "aiohttp" else f"floor queue {kind}"
+        same = next((f for f in measured if f["n"] == top and f["name"] == floor_name), None)
+        floor_rss = None if same is None else same["rss_per_waiting_kib"]
         found.append(
             Target(
                 f"scale: RSS per waiting generation, {kind}",
                 f"<= {RSS_TARGET_KIB:g} KiB",
-                "n/a" if rss is None else f"{rss:.1f} KiB",
+                ("n/a" if rss is None else f"{rss:.1f} KiB")
+                + ("" if floor_rss is None else f" (the floor over {kind}: {floor_rss:.1f} KiB)"),
                 None if rss is None else rss / RSS_TARGET_KIB,
                 None if rss is None else rss <= RSS_TARGET_KIB,
             )

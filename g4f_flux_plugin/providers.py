@@ -319,6 +319,12 @@ class BlackForestLabs_Flux1Schnell(AsyncGeneratorProvider, ProviderModelMixin):
             await flux.aclose()
 
 
+# One for every plan: SystemRandom keeps no state of its own (it reads the
+# system's source), but each instance still carries the Mersenne Twister's
+# 2.5 KiB, which a thousand waiting generations would each hold.
+_SYSTEM_RANDOM = random.SystemRandom()
+
+
 class _SeedPlan:
     """The seeds of ``count`` images, planned once per set of Space limits, so
     that all jobs agree (random seeds are drawn once) whichever job learns the
@@ -327,7 +333,7 @@ class _SeedPlan:
     def __init__(self, count: int, build: Callable[..., ImageRequest]) -> None:
         self.count = count
         self.build = build
-        self.rng = random.SystemRandom()
+        self.rng = _SYSTEM_RANDOM
         self.plans: dict[Limits, list[int | None]] = {}
         self.latest: list[int | None] | None = None
 

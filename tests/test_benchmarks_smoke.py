@@ -147,7 +147,7 @@ def test_quick_run_writes_every_section_with_ratios(tmp_path: Path) -> None:
     )
 
     scale = {row["contender"]: row for row in _table(report, "## Scale:")}
-    for name in ("provider default aiohttp", "floor queue"):
+    for name in ("provider default aiohttp", "floor queue", "floor queue curl_cffi"):
         assert name in scale, name
         assert scale[name]["errors"] == "0", scale[name]
         # Structural: the quick run's few generations all reach the queue while the server holds.
@@ -210,3 +210,22 @@ def test_the_benchmark_replica_keeps_an_idle_connection_past_uvicorns_default() 
             connection.close()
     finally:
         replica.stop()
+
+
+@pytest.mark.timeout(300)
+def test_curl_memory_reports_every_variant() -> None:
+    """``benchmarks/curl_memory.py`` runs end to end: one row per variant,
+    each a number in every column (not a timing, nor a size bound)."""
+    pytest.importorskip("curl_cffi")
+    out = subprocess.run(
+        [sys.executable, str(RUN.parent / "curl_memory.py"), "-n", "50"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=True,
+    )
+    rows = _table(out.stdout, "KiB per transfer")
+    curl_memory = _load_benchmark_module("curl_memory")
+    assert [row["variant"] for row in rows] == list(curl_memory.VARIANTS)
+    for row in rows:
+        assert all(NUMBER.match(row[column]) for column in ("RSS", "C heap", "Python")), row
