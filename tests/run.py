@@ -76,6 +76,7 @@ G4F_LOWEST_TESTS = (
     "tests/test_routing.py",
     "tests/test_fallback.py",
     "tests/test_provider.py",
+    "tests/test_get_quota.py",
 )
 CHROMIUM = ("chromium", "chromium-browser")
 #: The other supported CPythons (3.11 is .venv-test's), each in its own venv.

@@ -1,11 +1,12 @@
 """``get_quota``, g4f's quota hook, answered through g4f's own routes in a fresh process.
 
-g4f 8.8.6 calls ``await provider.get_quota(api_key=...)`` from two routes:
-the API's ``GET /api/{provider}/quota`` (the key from ``Authorization:
-Bearer``) and the GUI backend's ``GET /backend-api/v2/quota/<provider>``
-(the key from ``x-api-key``), mounted into the API app when ``a2wsgi`` is
-installed. The process starts with the plugin registered by its start-up
-hook; a generation against a scripted Space (``MockTransport``) meets a
+g4f 8.8 (8.8.0, the lowest declared, and 8.8.6) calls ``await
+provider.get_quota(api_key=...)`` from two routes: the API's ``GET
+/api/{provider}/quota`` (the key from ``Authorization: Bearer``) and the
+GUI backend's ``GET /backend-api/v2/quota/<provider>`` (the key from
+``x-api-key``), mounted into the API app when ``a2wsgi`` is installed.
+The process starts with the plugin registered by its start-up hook; a
+generation against a scripted Space (``MockTransport``) meets a
 ZeroGPU quota, and the routes then report it, for that token only, without
 a request to the Space.
 """
