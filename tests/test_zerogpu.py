@@ -18,8 +18,8 @@ scheduler answer, for a caller of a known tier, and the client must read it:
 
 Gradio 6 runs every row over both transports, and over both protocols where
 the generation carries the message (the ``/call/`` stream drops toasts; from
-6.13 it carries errors). Gradio 5.50 and 4.44 (no titles) run a
-representative subset over the queue protocol, marked ``slow``.
+6.13 it carries errors). Gradio 5.50, 5.38, 5.0 and 4.44 (no titles) run
+a representative subset over the queue protocol, marked ``slow``.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ FAST_RETRIES = RetryPolicy(attempts=3, base=0.05, cap=0.2)
 TIMEOUT = 45.0
 #: "Try again in 0:05:12." (the emulator's default wait).
 WAIT = 312.0
-OLDER = [pytest.param(generation, marks=pytest.mark.slow) for generation in ("5.50", "4")]
+OLDER = [pytest.param(generation, marks=pytest.mark.slow) for generation in ("5.50", "5.38", "5.0", "4")]
 
 #: The scheduler's answers that mean "no GPU now": each must end as SpaceBusyError.
 BUSY = {
