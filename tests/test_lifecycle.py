@@ -1,7 +1,7 @@
 """A Space's life (issue 18): Spaces named by id, that sleep, start, pause or fail, and
 lists of Spaces tried in turn, against the real Gradio 6 replica behind HF's
 front (``space_front.py``) and the emulated Hub (``hub_emulator.py``), on both
-transports and both protocols.
+transports and both protocols; a sleeping Space also on each older Gradio.
 
 Every scenario is bounded: the Hub's stages move on after a few runtime reads,
 the client polls the Hub quickly here (``POLL``), and every generation has a
@@ -122,6 +122,32 @@ async def test_a_sleeping_space_named_by_id_wakes_and_ends_with_an_image(
     # The id was resolved once; the front was poked (which woke it) and then served the app.
     assert scenario.hub.info_reads(space.id) == 1
     assert scenario.hub.runtime_reads(space.id) >= 3
+    assert scenario.front(space.id).app_requests() >= 2
+
+
+#: Older Gradio generations behind the same front and Hub (their routes and
+#: messages differ: 4.44 has no /gradio_api prefix), each transport and
+#: protocol once.
+OLDER = [pytest.param(generation, marks=pytest.mark.slow) for generation in ("5.50", "5.38", "5.0", "4")]
+OLDER_COMBOS = [("aiohttp", "queue"), ("curl_cffi", "call")]
+
+
+@pytest.mark.parametrize(("transport", "protocol"), OLDER_COMBOS, ids=["aiohttp-queue", "curl_cffi-call"])
+@pytest.mark.parametrize("generation", OLDER)
+async def test_a_sleeping_space_on_an_older_gradio_wakes_and_ends_with_an_image(
+    scenario, start_replica, generation, transport, protocol
+):
+    older = start_replica(generation)
+    space = await scenario.space(
+        "someone/flux-older", [Phase("SLEEPING", reads=2), "RUNNING"], upstream=older.url
+    )
+    prompt = unique()
+    items = await generate(client(space.id, transport, protocol), prompt)
+
+    image = the_image(items)
+    assert image.space == space.id
+    assert len(await server_jobs(older, prompt)) == 1
+    assert "wak" in (space_events(items)[0].message or "").lower()
     assert scenario.front(space.id).app_requests() >= 2
 
 
