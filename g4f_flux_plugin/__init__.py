@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     )
     from .providers import BlackForestLabs_Flux1Schnell as BlackForestLabs_Flux1Schnell
 
-__version__ = "0.2.0"
+__version__ = "0.2.1"
 
 # Public name -> the module that defines it.
 _EXPORTS = {
