@@ -39,10 +39,12 @@ log = logging.getLogger(__package__)
 class UnavailableMemory(Protocol):
     """What :class:`SpaceList` needs of a memory of unavailable Spaces."""
 
-    def remember_unavailable(self, space: str, token: str | None, error: SpaceUnavailableError) -> None:
+    def remember_unavailable(
+        self, space: str, error: SpaceUnavailableError, token: str | None = None
+    ) -> None:
         """Note that ``space`` (an id or a root URL) cannot run jobs for ``token`` now."""
 
-    def known_unavailable(self, space: str, token: str | None) -> SpaceUnavailableError | None:
+    def known_unavailable(self, space: str, token: str | None = None) -> SpaceUnavailableError | None:
         """The error ``space`` failed with for ``token`` in the last minute, else ``None``."""
 
 
@@ -160,4 +162,4 @@ class SpaceList:
 
     def _remember(self, ref: SpaceRef, error: BaseException) -> None:
         if self.memory is not None and isinstance(error, SpaceUnavailableError):
-            self.memory.remember_unavailable(ref.label, self._token, error)
+            self.memory.remember_unavailable(ref.label, error, self._token)

@@ -151,13 +151,16 @@ class SpaceMemory:
             self._quotas.pop(self._key(root, token), None)
 
     # -- unavailable Spaces ---------------------------------------------------
-    def remember_unavailable(self, space: str, token: str | None, error: SpaceUnavailableError) -> None:
+    def remember_unavailable(
+        self, space: str, error: SpaceUnavailableError, token: str | None = None
+    ) -> None:
         """Remember for :data:`UNAVAILABLE_FOR` seconds that ``space`` (an id
-        or a root URL) cannot run jobs for ``token``, and why."""
+        or a root URL) cannot run jobs for ``token`` (``None``: anonymous
+        callers), and why."""
         with self._lock:
             self._unavailable[self._key(space, token)] = (error, self.clock() + UNAVAILABLE_FOR)
 
-    def known_unavailable(self, space: str, token: str | None) -> SpaceUnavailableError | None:
+    def known_unavailable(self, space: str, token: str | None = None) -> SpaceUnavailableError | None:
         """The error ``space`` was found unavailable with for ``token`` in the
         last minute, else ``None``."""
         key = self._key(space, token)

@@ -451,17 +451,15 @@ def test_an_unavailable_space_is_remembered_for_a_minute():
     now = [100.0]
     memory = SpaceMemory(clock=lambda: now[0])
     error = SpaceUnavailableError("paused by its owner", "PAUSED")
-    memory.remember_unavailable("o/p", None, error)
-    assert (
-        memory.known_unavailable("o/p", None) is error and memory.known_unavailable("o/other", None) is None
-    )
+    memory.remember_unavailable("o/p", error)
+    assert memory.known_unavailable("o/p") is error and memory.known_unavailable("o/other") is None
     now[0] += 59.0
-    assert memory.known_unavailable("o/p", None) is error
+    assert memory.known_unavailable("o/p") is error
     now[0] += 1.0
-    assert memory.known_unavailable("o/p", None) is None  # a minute later, asked again
-    memory.remember_unavailable("https://a.example/", None, error)
+    assert memory.known_unavailable("o/p") is None  # a minute later, asked again
+    memory.remember_unavailable("https://a.example/", error)
     memory.clear()
-    assert memory.known_unavailable("https://a.example", None) is None
+    assert memory.known_unavailable("https://a.example") is None
 
 
 def test_an_unavailable_space_is_remembered_for_its_token_alone():
@@ -469,10 +467,10 @@ def test_an_unavailable_space_is_remembered_for_its_token_alone():
     # (or none) still asks it, and the token is not kept in the memory.
     memory = SpaceMemory()
     missing = SpaceUnavailableError("o/p was not found, or is private", "MISSING")
-    memory.remember_unavailable("o/p", None, missing)
+    memory.remember_unavailable("o/p", missing)
     assert memory.known_unavailable("o/p", None) is missing
     assert memory.known_unavailable("o/p", "hf_owner") is None
-    memory.remember_unavailable("o/q", "hf_other", missing)
+    memory.remember_unavailable("o/q", missing, "hf_other")
     assert memory.known_unavailable("o/q", "hf_other") is missing
     assert memory.known_unavailable("o/q", "hf_owner") is None
     assert "hf_other" not in repr(vars(memory))
