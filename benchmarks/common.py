@@ -94,6 +94,26 @@ def rotated(items: Sequence[T], shift: int) -> list[T]:
     return list(items[shift:]) + list(items[:shift])
 
 
+def proc_status_kib(key: str) -> int:
+    """A ``kB`` line of ``/proc/self/status`` (Linux): ``VmRSS``, ``VmHWM``..."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    raise KeyError(key)
+
+
+def raise_descriptor_limit() -> tuple[int, int]:
+    """Raise this process's soft ``RLIMIT_NOFILE`` to its hard limit (at most
+    65,536), for one socket per waiting generation; ``(before, now)``."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
 def available(module: str) -> bool:
     """Whether an optional package can be imported (curl_cffi, gradio_client, httpx_sse)."""
     return importlib.util.find_spec(module) is not None

@@ -29,12 +29,12 @@ import ctypes
 import gc
 import json
 import os
-import resource
 import socket
 import subprocess
 import sys
 import tracemalloc
-from pathlib import Path
+
+from common import proc_status_kib, raise_descriptor_limit
 
 JOIN_BODY = b'{"data": ["a fox", 0, true, 256, 256, 1], "fn_index": 2, "session_hash": "abcdefghijkl"}'
 
@@ -117,10 +117,7 @@ def _c_heap() -> int:
 
 
 def _rss() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise KeyError("VmRSS")
+    return proc_status_kib("VmRSS") * 1024
 
 
 async def _variant(url: str, count: int, name: str) -> dict[str, float | str]:
@@ -135,13 +132,17 @@ async def _variant(url: str, count: int, name: str) -> dict[str, float | str]:
         curl_options={CurlOpt.UPLOAD_BUFFERSIZE: 16 * 1024} if small_upload else {},
     )
 
+    async def post_join() -> object:
+        return await session.post(
+            url, data=JOIN_BODY, headers={"content-type": "application/json"}, timeout=30
+        )
+
     async def one() -> object:
         if join:
-            await session.post(url, data=JOIN_BODY, headers={"content-type": "application/json"}, timeout=30)
+            await post_join()
         return await session.get(url, stream=streamed, headers={"accept": "text/event-stream"})
 
-    # Warm: the multi handle, one easy handle, the first connection.
-    await session.post(url, data=JOIN_BODY, headers={"content-type": "application/json"}, timeout=30)
+    await post_join()  # warm: the multi handle, one easy handle, the first connection
     gc.collect()
     tracemalloc.start()
     rss, heap, traced = _rss(), _c_heap(), tracemalloc.get_traced_memory()[0]
@@ -170,9 +171,7 @@ def main() -> None:
     parser.add_argument("--variant", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    _, limit = raise_descriptor_limit()
     if args.serve:
         asyncio.run(_serve(args.serve))
         return
@@ -189,7 +188,7 @@ def main() -> None:
     try:
         assert server.stdout is not None and server.stdout.readline().strip() == "ready"
         print(
-            f"{args.count:,} transfers held at once; KiB per transfer (soft RLIMIT_NOFILE raised to {wanted:,})\n"
+            f"{args.count:,} transfers held at once; KiB per transfer (soft RLIMIT_NOFILE raised to {limit:,})\n"
         )
         print("| variant | RSS | C heap | Python |\n| --- | --- | --- | --- |")
         for name in VARIANTS:

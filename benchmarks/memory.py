@@ -19,7 +19,7 @@ from pathlib import Path
 if __name__ == "__main__":  # a worker: the sibling modules are imported from here
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import QUICK, ROOT, Plan, Seeds, log, transports
+from common import QUICK, ROOT, Plan, Seeds, log, proc_status_kib, transports
 from contenders import contender_by_name, protocol_of, run_batch
 from report import md_table
 from stats import fmt, fmt_ratio, ratio
@@ -33,13 +33,6 @@ def contender_names(quick: bool) -> list[str]:
     if "curl_cffi" in transports():
         names += ["provider curl_cffi/queue", "provider curl_cffi/queue long-lived"]
     return [*names, "floor call", "floor queue"]
-
-
-def _proc_status_kib(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise KeyError(key)
 
 
 def _reset_peak_rss() -> bool:
@@ -63,10 +56,10 @@ async def worker(url: str, name: str, at_once: int, reps: int) -> dict:
         peaks = []
         for _ in range(reps):
             gc.collect()
-            base = _proc_status_kib("VmRSS")
+            base = proc_status_kib("VmRSS")
             exact = _reset_peak_rss()
             await run_batch(contender, at_once, at_once, seeds)
-            rss_deltas.append(_proc_status_kib("VmHWM") - base if exact else float("nan"))
+            rss_deltas.append(proc_status_kib("VmHWM") - base if exact else float("nan"))
         for _ in range(reps):
             gc.collect()
             tracemalloc.start()
@@ -78,7 +71,7 @@ async def worker(url: str, name: str, at_once: int, reps: int) -> dict:
             "name": name,
             "rss_delta_kib": rss_deltas,
             "tracemalloc_peak_kib": peaks,
-            "rss_kib": _proc_status_kib("VmRSS"),
+            "rss_kib": proc_status_kib("VmRSS"),
         }
     finally:
         await contender.aclose()

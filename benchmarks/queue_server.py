@@ -271,13 +271,9 @@ def main() -> None:
     parser.add_argument("--config", required=True, help="JSON file: {'config': ..., 'info': ...}")
     parser.add_argument("--job-ms", type=float, default=5.0, help="how long each job runs")
     args = parser.parse_args()
-    import resource
+    from common import raise_descriptor_limit
 
-    # One socket per waiting client: the soft descriptor limit up to the hard one.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-    if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    raise_descriptor_limit()  # one socket per waiting client
     asyncio.run(serve(args))
 
 

@@ -28,7 +28,6 @@ import asyncio
 import gc
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,17 @@ from typing import Any
 if __name__ == "__main__":  # a worker: the sibling modules are imported from here
     sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import HERE, ROOT, Plan, Seeds, available, log, transports
+from common import (
+    HERE,
+    ROOT,
+    Plan,
+    Seeds,
+    available,
+    log,
+    proc_status_kib,
+    raise_descriptor_limit,
+    transports,
+)
 from report import Target, md_table
 from stats import fmt, quantile
 
@@ -66,19 +75,8 @@ def contender_names() -> list[str]:
 # -- the worker (a fresh interpreter per contender and N) ------------------------------
 
 
-def _raise_descriptor_limit() -> tuple[int, int]:
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
-    if soft < wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-    return soft, resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
 def _rss_kib() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise KeyError("VmRSS")
+    return proc_status_kib("VmRSS")
 
 
 def _fds() -> int:
@@ -161,7 +159,7 @@ async def _wait_queued(url: str, count: int) -> tuple[int, bool]:
 
 async def worker(url: str, name: str, count: int) -> dict[str, Any]:
     """In this (fresh) process: the measurements of one contender at one N."""
-    soft_before, soft_now = _raise_descriptor_limit()
+    soft_before, soft_now = raise_descriptor_limit()
     contender = _make(url, name)
     await contender.setup()
     seeds = Seeds(start=10_000_000 + os.getpid() * 10_000)
